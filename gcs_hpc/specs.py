@@ -162,7 +162,24 @@ def get_preset(name: str) -> Preset:
 
 @dataclass(frozen=True)
 class MapSpec:
-    """How kinematic maps are made (paper section 2.1.3).
+    """How kinematic maps are made (paper section 2.1.3; :mod:`gcs_hpc.maps` documents the method).
+
+    Defaults and why
+    ----------------
+    - Field of view: a square of full width 1.2 R_d centred on the stellar density centre, 10 x 10
+      pixels (0.12 R_d = 2.1 kpc each for the fiducial R_d = 17.5 kpc), as the paper's text says
+      ("the 1.2 R_d x 1.2 R_d square region"). Its figure 2 says "within R < 1.2 R_d", which would be a
+      2.4 R_d wide square; the text is the more explicit statement and its 2.1 kpc pixels match the
+      "1-2 kpc spatial resolution" the paper quotes, so we take it (see PAPER.md on the ambiguity).
+    - Smoothing: R_sm = 0.12 R_d, one pixel, as the standard deviation of the Gaussian. The paper uses
+      R_sm = 2.5 R0 or 5 R0 with R0 = 0.2 R_d, i.e. 0.5 or 1.0 R_d; taken as a Gaussian sigma on this
+      grid that would be 4 to 8 pixels and would erase the radial sigma gradient that the paper's
+      figure 4 still shows, so its R_sm must act on a finer grid or be defined differently (the paper
+      does not say). One pixel fills most isolated empty pixels of a 200-GC map and keeps gradients;
+      set ``smoothing: 0.5`` or ``1.0`` to apply the paper's numbers literally.
+    - ``fov_unit = "R_half"`` (projected stellar half-mass radius, measured per viewing direction) is
+      the unit to use when simulated maps must share a grid with real galaxies, whose R_d cannot be
+      measured but whose effective radius can (:mod:`gcs_hpc.observe` does so).
 
     Attributes
     ----------
@@ -176,9 +193,11 @@ class MapSpec:
         ``"R_d"`` (disk size, as the paper), ``"kpc"``, or ``"R_half"`` (projected stellar half-mass
         radius, measurable for real galaxies as the effective radius).
     smoothing
-        Gaussian smoothing length R_sm in the same unit as ``fov``; 0 disables smoothing.
+        Gaussian smoothing length R_sm (standard deviation of the kernel) in the same unit as ``fov``;
+        0 disables smoothing.
     empty_fill
-        Value in km/s written into pixels with no GC after smoothing (counts keep the mask).
+        Value in km/s written into both channels of pixels with no GC within the smoothing kernel's
+        support (counts keep the mask: ``counts == 0``).
     """
 
     n_angles: int = 100

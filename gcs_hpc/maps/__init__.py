@@ -1,0 +1,30 @@
+"""Kinematic maps of globular cluster systems (paper section 2.1.3).
+
+- :func:`viewing_angles`: viewing directions on a Fibonacci lattice.
+- :func:`project`: positions and velocities onto the sky of every direction at once (over ``xp``).
+- :func:`bin_projected`: projected GCs -> smoothed maps of [sigma, V] and raw counts per pixel.
+- :func:`make_model_maps`: an evolved model -> maps for all directions.
+
+Physics only: this package imports neither dask nor TensorFlow.
+"""
+
+from __future__ import annotations
+
+from gcs_hpc.maps.angles import view_basis, viewing_angles
+from gcs_hpc.maps.binning import CHANNELS, bin_projected, pixel_centres, smoothing_kernel
+from gcs_hpc.maps.model_maps import galaxy_frame, make_model_maps
+from gcs_hpc.maps.project import project, project_per_angle, projected_half_mass_radius
+
+__all__ = [
+    "CHANNELS",
+    "bin_projected",
+    "galaxy_frame",
+    "make_model_maps",
+    "pixel_centres",
+    "project",
+    "project_per_angle",
+    "projected_half_mass_radius",
+    "smoothing_kernel",
+    "view_basis",
+    "viewing_angles",
+]
