@@ -1,0 +1,48 @@
+"""Learning: the paper's CNNs trained from the zarr store, single and multi-worker, and their evaluation.
+
+TensorFlow is imported lazily, only by the functions that need it (:func:`require_tensorflow`), so that
+``import gcs_hpc.learn`` and the pure-NumPy parts (splits, label mapping, metrics) work without it.
+
+Modules
+-------
+nets
+    The 2-conv and 4-conv networks of Kaur et al. (2021), section 2.2.
+data
+    Lazy zarr -> ``tf.data`` input pipeline, splits by model / image / suite, noise augmentation.
+cluster
+    The multi-worker cluster spec from the SLURM step environment or ``TF_CONFIG``.
+train
+    Single and multi-worker training (custom loop under ``MultiWorkerMirroredStrategy``), checkpoints.
+evaluate
+    The paper's metrics (accuracy, MAE, RMSE) plus errors in dex, and figures 5 to 7.
+predict
+    Load a trained model and predict masses in Msun for maps.
+"""
+
+from __future__ import annotations
+
+from types import ModuleType
+
+__all__ = ["require_tensorflow", "require_keras"]
+
+_HINT = ("gcs_hpc.learn needs TensorFlow (and Keras 3): pip install 'tensorflow-cpu>=2.18,<2.22' "
+         "(or 'tensorflow' on GPU nodes)")
+
+
+def require_tensorflow() -> ModuleType:
+    """Import and return ``tensorflow``; raise ImportError with an install hint when it is missing."""
+    try:
+        import tensorflow as tf
+    except ImportError as exc:  # pragma: no cover - TensorFlow is installed here
+        raise ImportError(f"{_HINT} ({exc})") from exc
+    return tf
+
+
+def require_keras() -> ModuleType:
+    """Import and return ``keras`` (Keras 3 on the TensorFlow backend); friendly error when missing."""
+    require_tensorflow()
+    try:
+        import keras
+    except ImportError as exc:  # pragma: no cover
+        raise ImportError(f"{_HINT} ({exc})") from exc
+    return keras

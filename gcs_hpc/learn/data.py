@@ -1,0 +1,287 @@
+"""From the zarr store to training batches: splits, worker shards, a lazy reader and a tf.data pipeline.
+
+Only models with ``status == "done"`` are used. Images are (model, angle) pairs. Splits:
+
+``model`` (default)
+    A random ``test_fraction`` of the models goes to the test set with all its viewing angles: no galaxy
+    is seen in both sets.
+``image``
+    The paper's random 80/20 split of images (views of one galaxy land in both sets: leakage; kept for
+    comparison with the paper).
+``suite``
+    Train on the ``disk`` and ``merger`` suites, test on ``unknown`` (the paper's "completely unknown" set).
+
+The reader never loads the cube: it reads a block of whole models at a time (one zarr read per model
+chunk, bounded by ``cache_mb``), shuffles the images of the block together with what is left of the
+previous block, and cuts full batches. Inputs are the maps in km/s divided by the simulation velocity
+unit (:data:`gcs_hpc.units.VELOCITY_KMS`, so 5 km/s is ~0.04, as in the paper), channels last; labels are
+:func:`gcs_hpc.store.mass_to_label` of ``M_total`` (the 0..10 scale whose bounds the store's attributes
+hold). Noise augmentation adds Gaussian noise of ``noise_kms`` km/s to every pixel at training time.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterator, Sequence
+
+import numpy as np
+
+from gcs_hpc.config import check_choice, check_range
+from gcs_hpc.errors import ConfigError, StoreError
+from gcs_hpc.units import VELOCITY_KMS
+
+SPLITS = ("model", "image", "suite")
+#: Suites trained on and tested on by the ``suite`` split.
+TRAIN_SUITES = ("disk", "merger")
+TEST_SUITE = "unknown"
+#: Store channel names, in store order, used by a net with 1 or 2 input channels.
+CHANNELS_BY_COUNT: dict[int, tuple[str, ...]] = {1: ("sigma",), 2: ("sigma", "V")}
+#: Velocity scale dividing the maps before they enter a net (km/s).
+INPUT_SCALE_KMS = VELOCITY_KMS
+
+
+def open_store(path: str | Path) -> Any:
+    """Open the store lazily with xarray (no dask: indexing reads only the chunks it needs)."""
+    import xarray as xr
+
+    path = Path(path)
+    if not path.exists():
+        raise StoreError(f"store {str(path)!r} does not exist")
+    try:
+        ds = xr.open_zarr(path, chunks=None)
+    except Exception as exc:  # zarr raises several types for a non-store folder
+        raise StoreError(f"{str(path)!r} is not a gcs_hpc zarr store: {exc}") from exc
+    for name in ("maps", "M_total", "status", "suite"):
+        if name not in ds.variables:
+            raise StoreError(f"store {str(path)!r} has no {name!r} variable; is it a gcs_hpc store?")
+    return ds
+
+
+def done_models(ds: Any) -> np.ndarray:
+    """Indices of the models whose status is ``done`` (sorted)."""
+    return np.flatnonzero(np.asarray(ds["status"].values).astype(str) == "done")
+
+
+def _images_of(models: np.ndarray, n_angles: int) -> np.ndarray:
+    models = np.asarray(models, dtype=np.int64)
+    return np.stack([np.repeat(models, n_angles), np.tile(np.arange(n_angles), len(models))], axis=1)
+
+
+@dataclass(frozen=True)
+class Split:
+    """Train and test images of a store: arrays of (model index, angle index) rows."""
+
+    kind: str
+    train: np.ndarray = field(repr=False)
+    test: np.ndarray = field(repr=False)
+    seed: int = 0
+    test_fraction: float = 0.2
+
+    def __post_init__(self) -> None:
+        check_choice("learn", "split", self.kind, SPLITS)
+
+    def models(self, which: str) -> np.ndarray:
+        """Sorted unique model indices of the ``"train"`` or ``"test"`` images."""
+        check_choice("split", "which", which, ("train", "test"))
+        return np.unique(getattr(self, which)[:, 0])
+
+    def describe(self) -> dict:
+        """JSON-serialisable summary (stored with a trained model so evaluation re-makes the split)."""
+        return {"kind": self.kind, "seed": self.seed, "test_fraction": self.test_fraction,
+                "n_train_images": int(len(self.train)), "n_test_images": int(len(self.test)),
+                "n_train_models": int(len(self.models("train"))),
+                "n_test_models": int(len(self.models("test")))}
+
+
+def make_split(ds: Any, kind: str = "model", test_fraction: float = 0.2, seed: int = 0) -> Split:
+    """Split the done models' images of the store ``ds`` into train and test sets (see module doc)."""
+    check_choice("learn", "split", kind, SPLITS)
+    check_range("learn", "test_fraction", test_fraction, 0.0, 1.0, low_open=True, high_open=True)
+    check_range("learn", "seed", seed, 0, 2**32 - 1)
+    done = done_models(ds)
+    n_angles = int(ds.sizes["angle"])
+    rng = np.random.default_rng(seed)
+    if kind == "suite":
+        suite = np.asarray(ds["suite"].values).astype(str)[done]
+        train_m, test_m = done[np.isin(suite, TRAIN_SUITES)], done[suite == TEST_SUITE]
+        train, test = _images_of(train_m, n_angles), _images_of(test_m, n_angles)
+    elif kind == "model":
+        perm = rng.permutation(done)
+        n_test = int(round(test_fraction * len(done)))
+        train, test = _images_of(np.sort(perm[n_test:]), n_angles), _images_of(np.sort(perm[:n_test]), n_angles)
+    else:
+        images = _images_of(done, n_angles)
+        perm = rng.permutation(len(images))
+        n_test = int(round(test_fraction * len(images)))
+        train, test = images[np.sort(perm[n_test:])], images[np.sort(perm[:n_test])]
+    if len(train) == 0 or len(test) == 0:
+        raise ConfigError(f"split {kind!r} leaves {len(train)} training and {len(test)} test images "
+                          f"from {len(done)} done models; need at least one of each")
+    return Split(kind, train, test, seed, test_fraction)
+
+
+def shard_images(images: np.ndarray, worker: int, n_workers: int) -> np.ndarray:
+    """The images of worker ``worker``: those of every ``n_workers``-th model (models never shared)."""
+    check_range("learn", "worker", worker, 0, n_workers - 1)
+    models = np.unique(images[:, 0])
+    mine = models[worker::n_workers]
+    return images[np.isin(images[:, 0], mine)]
+
+
+def steps_per_epoch(images: np.ndarray, n_workers: int, batch_size: int) -> int:
+    """Batches every worker runs per epoch: the smallest shard's full batches (equal for all workers, as
+    the collective all-reduce needs)."""
+    steps = min(len(shard_images(images, w, n_workers)) // batch_size for w in range(n_workers))
+    if steps < 1:
+        raise ConfigError(f"learn.batch_size = {batch_size} is larger than the smallest worker shard "
+                          f"({min(len(shard_images(images, w, n_workers)) for w in range(n_workers))} "
+                          f"images over {n_workers} workers); use a smaller batch or fewer workers")
+    return steps
+
+
+class StoreMaps:
+    """Lazy access to the maps and labels of a store for a net with ``channels`` input channels.
+
+    Attributes
+    ----------
+    models_read
+        Every model index read so far (to prove a worker read only its shard).
+    """
+
+    def __init__(self, path: str | Path, channels: int) -> None:
+        from gcs_hpc import store
+
+        check_choice("learn", "channels", channels, CHANNELS_BY_COUNT)
+        self.path = Path(path)
+        self.ds = open_store(path)
+        self.attrs = dict(self.ds.attrs)
+        self.channel_names = CHANNELS_BY_COUNT[channels]
+        store_channels = [str(c) for c in self.ds["channel"].values]
+        missing = [c for c in self.channel_names if c not in store_channels]
+        if missing:
+            raise StoreError(f"store {str(path)!r} has channels {store_channels}; missing {missing}")
+        self._channel_index = [store_channels.index(c) for c in self.channel_names]
+        self.mass_msun = np.asarray(self.ds["M_total"].values, dtype=np.float64)
+        self.labels = np.asarray(store.mass_to_label(self.mass_msun, self.attrs), dtype=np.float32)
+        self.npix = int(self.ds.sizes["y"])
+        self.n_angles = int(self.ds.sizes["angle"])
+        self.models_read: set[int] = set()
+
+    @property
+    def model_nbytes(self) -> int:
+        """Bytes of one model's maps as read (all angles, the selected channels)."""
+        return self.n_angles * len(self.channel_names) * self.npix * self.npix * 4
+
+    def read_models(self, models: Sequence[int]) -> np.ndarray:
+        """Maps of ``models`` (sorted indices), shape (k, angle, channel, y, x) float32 in km/s."""
+        models = np.asarray(models, dtype=np.int64)
+        block = self.ds["maps"].isel(model=models, channel=self._channel_index).values
+        block = np.asarray(block, dtype=np.float32)
+        if not np.isfinite(block).all():
+            bad = models[~np.isfinite(block).reshape(len(models), -1).all(axis=1)]
+            raise StoreError(f"store {str(self.path)!r}: non-finite map values in models {bad.tolist()}")
+        self.models_read.update(int(m) for m in models)
+        return block
+
+
+class MemoryMaps(StoreMaps):
+    """The same interface over maps already in memory (the baseline of benchmarks/learn_pipeline.py)."""
+
+    def __init__(self, path: str | Path, channels: int) -> None:
+        super().__init__(path, channels)
+        self._all = np.asarray(self.ds["maps"].isel(channel=self._channel_index).values, dtype=np.float32)
+
+    def read_models(self, models: Sequence[int]) -> np.ndarray:
+        models = np.asarray(models, dtype=np.int64)
+        self.models_read.update(int(m) for m in models)
+        return self._all[models]
+
+
+def iterate_batches(source: StoreMaps, images: np.ndarray, batch_size: int, *, steps: int | None = None,
+                    shuffle: bool = True, seed: int = 0, epoch: int = 0, worker: int = 0,
+                    noise_kms: float = 0.0, cache_mb: float = 256.0,
+                    ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """Yield ``(x, y)`` batches of ``images``: x (b, npix, npix, channels) float32 scaled inputs, y (b, 1).
+
+    Parameters
+    ----------
+    source
+        Where the maps come from (:class:`StoreMaps` reads lazily from zarr).
+    images
+        (n, 2) rows of (model, angle).
+    batch_size
+        Images per batch; with ``steps`` every batch is full, otherwise the last may be short.
+    steps
+        Number of batches to yield (None: all images once).
+    shuffle
+        Shuffle the order of models and of images within a block (seeded by seed, epoch, worker).
+    noise_kms
+        Standard deviation of the Gaussian noise added to every pixel, km/s (0: none).
+    cache_mb
+        Memory for one block of models read at once.
+    """
+    check_range("learn", "batch_size", batch_size, 1, 1_000_000)
+    check_range("learn", "noise_kms", noise_kms, 0.0, 1000.0)
+    check_range("learn", "cache_mb", cache_mb, 0.0, 1.0e6, low_open=True)
+    rng = np.random.default_rng([seed, epoch, worker])
+    models = np.unique(images[:, 0])
+    if shuffle:
+        models = rng.permutation(models)
+    block_models = max(1, int(cache_mb * 2**20 // source.model_nbytes))
+    pool_x = np.empty((0, len(source.channel_names), source.npix, source.npix), np.float32)
+    pool_y = np.empty(0, np.float32)
+    emitted = 0
+    for start in range(0, len(models), block_models):
+        block = np.sort(models[start:start + block_models])
+        maps = source.read_models(block)
+        rows = images[np.isin(images[:, 0], block)]
+        x = maps[np.searchsorted(block, rows[:, 0]), rows[:, 1]]
+        pool_x = np.concatenate([pool_x, x])
+        pool_y = np.concatenate([pool_y, source.labels[rows[:, 0]]])
+        if shuffle:
+            order = rng.permutation(len(pool_y))
+            pool_x, pool_y = pool_x[order], pool_y[order]
+        n_full = len(pool_y) // batch_size
+        for b in range(n_full):
+            if steps is not None and emitted >= steps:
+                return
+            sl = slice(b * batch_size, (b + 1) * batch_size)
+            yield _to_inputs(pool_x[sl], rng, noise_kms), pool_y[sl, None]
+            emitted += 1
+        pool_x, pool_y = pool_x[n_full * batch_size:], pool_y[n_full * batch_size:]
+    if steps is not None and emitted < steps:
+        raise ConfigError(f"only {emitted} full batches of {batch_size} in {len(images)} images; "
+                          f"{steps} steps were asked for")
+    if steps is None and len(pool_y):
+        yield _to_inputs(pool_x, rng, noise_kms), pool_y[:, None]
+
+
+def _to_inputs(maps: np.ndarray, rng: np.random.Generator, noise_kms: float) -> np.ndarray:
+    """(b, c, y, x) maps in km/s -> (b, y, x, c) net inputs, noise added in km/s before scaling."""
+    if noise_kms > 0:
+        maps = maps + rng.normal(0.0, noise_kms, size=maps.shape).astype(np.float32)
+    return np.ascontiguousarray(np.moveaxis(maps, 1, -1) / np.float32(INPUT_SCALE_KMS))
+
+
+def maps_to_inputs(maps: np.ndarray) -> np.ndarray:
+    """Maps (n, channel, y, x) in km/s -> net inputs (n, y, x, channel), as the pipeline makes them."""
+    return _to_inputs(np.asarray(maps, dtype=np.float32), np.random.default_rng(0), 0.0)
+
+
+def training_dataset(source: StoreMaps, images: np.ndarray, batch_size: int, steps: int, *,
+                     seed: int, epoch: int, worker: int, noise_kms: float = 0.0,
+                     cache_mb: float = 256.0) -> Any:
+    """A ``tf.data.Dataset`` of ``steps`` shuffled, noisy, prefetched batches of one epoch of a worker."""
+    from gcs_hpc.learn import require_tensorflow
+
+    tf = require_tensorflow()
+    shape = (batch_size, source.npix, source.npix, len(source.channel_names))
+
+    def gen() -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        yield from iterate_batches(source, images, batch_size, steps=steps, shuffle=True, seed=seed,
+                                   epoch=epoch, worker=worker, noise_kms=noise_kms, cache_mb=cache_mb)
+
+    ds = tf.data.Dataset.from_generator(gen, output_signature=(
+        tf.TensorSpec(shape, tf.float32), tf.TensorSpec((batch_size, 1), tf.float32)))
+    return ds.prefetch(tf.data.AUTOTUNE)

@@ -1,0 +1,210 @@
+"""Evaluate trained nets on their test images: the paper's metrics, errors in dex, figures 5 to 7.
+
+Metrics (``metrics.json``), with E_i = (M_p - M_c) / M_c for every test image i, masses in Msun:
+
+``accuracy``
+    1 - mean |E_i| (the paper's section 4.2: 98% accuracy means predictions deviate by 2%).
+``mae``, ``rmse``
+    Mean absolute and root mean square error of the net's output on the 0..10 label scale.
+``bias_dex``, ``scatter_dex``
+    Mean and standard deviation of log10(M_p / M_c).
+``baseline_mean``
+    The same metrics for predicting, for every image, the mean label of the training images (the
+    bar to beat).
+
+The test images are the training run's test split when the store is the one the net was trained on
+(same config hash); on any other store every done image is a test image (``split.kind = "whole-store"``).
+
+CLI::
+
+    python -m gcs_hpc.learn.evaluate --store S --model DIR --out DIR [--compare DIR2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from gcs_hpc.errors import GcsError
+from gcs_hpc.learn import data
+from gcs_hpc.learn.predict import TrainedModel, load_trained
+from gcs_hpc.learn.train import store_config_hash
+
+#: Bins of true mass in the predicted-vs-true figure (the paper's 20).
+N_MASS_BINS = 20
+METRICS_FILE = "metrics.json"
+PLOT_FILES = {"pred_vs_true": "predicted_vs_true.png", "error_hist": "error_histogram.png",
+              "error_cdf": "error_cumulative.png"}
+
+
+def error_metrics(mass_pred: np.ndarray, mass_true: np.ndarray, label_pred: np.ndarray,
+                  label_true: np.ndarray) -> dict:
+    """Accuracy, MAE, RMSE (label scale) and bias/scatter in dex; see the module doc."""
+    mass_pred, mass_true = np.asarray(mass_pred, float), np.asarray(mass_true, float)
+    e = (mass_pred - mass_true) / mass_true
+    dex = np.log10(mass_pred / mass_true)
+    dl = np.asarray(label_pred, float) - np.asarray(label_true, float)
+    return {"accuracy": float(1.0 - np.mean(np.abs(e))), "mae": float(np.mean(np.abs(dl))),
+            "rmse": float(np.sqrt(np.mean(dl ** 2))), "bias_dex": float(np.mean(dex)),
+            "scatter_dex": float(np.std(dex)), "median_abs_error": float(np.median(np.abs(e)))}
+
+
+def test_images(trained: TrainedModel, source: data.StoreMaps) -> tuple[np.ndarray, dict]:
+    """Test images of ``trained`` in ``source``'s store, and the split's description."""
+    meta = trained.metadata
+    if meta.get("store_config_hash") == store_config_hash(source.attrs):
+        s = meta["split"]
+        split = data.make_split(source.ds, s["kind"], s["test_fraction"], s["seed"])
+        return split.test, split.describe()
+    images = data._images_of(data.done_models(source.ds), source.n_angles)
+    return images, {"kind": "whole-store", "n_test_images": int(len(images)),
+                    "n_test_models": int(len(np.unique(images[:, 0])))}
+
+
+def predict_images(trained: TrainedModel, source: data.StoreMaps, images: np.ndarray,
+                   cache_mb: float = 256.0) -> np.ndarray:
+    """Net output (label scale) for ``images`` (model, angle) rows, read block-wise from the store."""
+    models = np.unique(images[:, 0])
+    block_models = max(1, int(cache_mb * 2**20 // source.model_nbytes))
+    out = np.empty(len(images))
+    for start in range(0, len(models), block_models):
+        block = models[start:start + block_models]
+        maps = source.read_models(block)
+        rows = np.flatnonzero(np.isin(images[:, 0], block))
+        sel = maps[np.searchsorted(block, images[rows, 0]), images[rows, 1]]
+        out[rows] = trained.predict_label(sel)
+    return out
+
+
+def evaluate_model(trained: TrainedModel, store: str | Path) -> dict:
+    """Predictions and metrics of one trained net on its test images of ``store``."""
+    from gcs_hpc import store as store_api
+
+    source = data.StoreMaps(store, trained.channels)
+    images, split = test_images(trained, source)
+    label_pred = predict_images(trained, source, images)
+    label_true = source.labels[images[:, 0]].astype(float)
+    attrs = trained.metadata["label_attrs"]
+    mass_pred = np.asarray(store_api.label_to_mass(label_pred, attrs), float)
+    mass_true = source.mass_msun[images[:, 0]]
+    metrics = error_metrics(mass_pred, mass_true, label_pred, label_true)
+    base_label = np.full(len(images), float(trained.metadata["train_label_mean"]))
+    base_mass = np.asarray(store_api.label_to_mass(base_label, attrs), float)
+    metrics["baseline_mean"] = error_metrics(base_mass, mass_true, base_label, label_true)
+    metrics.update({"n_models": int(len(np.unique(images[:, 0]))), "n_images": int(len(images)),
+                    "split": split, "arch": trained.metadata["arch"], "channels": trained.channels,
+                    "model": trained.path, "store": str(store)})
+    return {"metrics": metrics, "mass_pred": mass_pred, "mass_true": mass_true}
+
+
+def _label(trained_metrics: dict) -> str:
+    n = trained_metrics["channels"]
+    return f"{trained_metrics['arch']}, {n} channel{'s' if n > 1 else ''}"
+
+
+def plot_predicted_vs_true(path: Path, mass_true: np.ndarray, mass_pred: np.ndarray, label: str) -> None:
+    """Figure 5 of the paper: mean and sd of the predicted mass in 20 bins of true mass."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    lo, hi = np.log10(mass_true.min()), np.log10(mass_true.max())
+    edges = np.linspace(lo, hi + 1e-9 if hi > lo else lo + 1e-3, N_MASS_BINS + 1)
+    idx = np.clip(np.digitize(np.log10(mass_true), edges) - 1, 0, N_MASS_BINS - 1)
+    centre, mean, sd = [], [], []
+    for b in range(N_MASS_BINS):
+        m = idx == b
+        if m.any():
+            centre.append(10 ** (0.5 * (edges[b] + edges[b + 1])))
+            mean.append(mass_pred[m].mean())
+            sd.append(mass_pred[m].std())
+    fig, ax = plt.subplots(figsize=(5, 5))
+    ax.errorbar(centre, mean, yerr=sd, fmt="o", capsize=3, label=label)
+    line = [mass_true.min(), mass_true.max()]
+    ax.plot(line, line, "k--", lw=1, label="M_p = M_c")
+    ax.set(xscale="log", yscale="log", xlabel="true mass M_c [Msun]", ylabel="predicted mass M_p [Msun]",
+           title=f"predicted vs true, {N_MASS_BINS} bins (mean, sd)")
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def plot_errors(hist_path: Path, cdf_path: Path, errors: dict[str, np.ndarray]) -> None:
+    """Figures 6 and 7: histograms of E_i and cumulative distributions of |E_i|, one curve per net."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    allv = np.concatenate(list(errors.values()))
+    bins = np.linspace(np.percentile(allv, 0.5), np.percentile(allv, 99.5) + 1e-9, 41)
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for name, e in errors.items():
+        ax.hist(e, bins=bins, histtype="step", lw=1.5, density=True, label=name)
+    ax.set(xlabel="E_i = (M_p - M_c) / M_c", ylabel="normalised number of images", title="errors")
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(hist_path, dpi=100)
+    plt.close(fig)
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for name, e in errors.items():
+        a = np.sort(np.abs(e))
+        ax.plot(a, np.arange(1, len(a) + 1) / len(a), label=name)
+    ax.set(xlabel="|E_i|", ylabel="cumulative fraction of images", title="cumulative |E_i|")
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(cdf_path, dpi=100)
+    plt.close(fig)
+
+
+def evaluate(store: str | Path, model: str | Path, out: str | Path,
+             compare: str | Path | None = None) -> dict:
+    """Evaluate ``model`` (and ``compare``, e.g. the other channel count) on ``store``; write
+    ``metrics.json`` and the PNG figures into ``out``; return the metrics."""
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    main = evaluate_model(load_trained(model), store)
+    results = {"main": main}
+    if compare is not None:
+        results["compare"] = evaluate_model(load_trained(compare), store)
+    metrics = dict(main["metrics"])
+    if compare is not None:
+        metrics["compare"] = results["compare"]["metrics"]
+    plot_predicted_vs_true(out / PLOT_FILES["pred_vs_true"], main["mass_true"], main["mass_pred"],
+                           _label(main["metrics"]))
+    errors = {_label(r["metrics"]) + ("" if k == "main" else " (compare)"):
+              (r["mass_pred"] - r["mass_true"]) / r["mass_true"] for k, r in results.items()}
+    plot_errors(out / PLOT_FILES["error_hist"], out / PLOT_FILES["error_cdf"], errors)
+    metrics["plots"] = {k: str(out / v) for k, v in PLOT_FILES.items()}
+    (out / METRICS_FILE).write_text(json.dumps(metrics, indent=1))
+    return metrics
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """CLI entry point; returns the exit status (2 for bad input, with the reason on stderr)."""
+    p = argparse.ArgumentParser(prog="python -m gcs_hpc.learn.evaluate", description=__doc__.split("\n")[0])
+    p.add_argument("--store", required=True)
+    p.add_argument("--model", required=True, help="folder written by python -m gcs_hpc.learn.train")
+    p.add_argument("--compare", default=None, help="second trained model (e.g. other channel count)")
+    p.add_argument("--out", required=True)
+    args = p.parse_args(argv)
+    try:
+        m = evaluate(args.store, args.model, args.out, args.compare)
+    except GcsError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    keys = ("accuracy", "mae", "rmse", "bias_dex", "scatter_dex", "n_models", "n_images")
+    print(json.dumps({k: m[k] for k in keys}))
+    print(f"metrics: {Path(args.out) / METRICS_FILE}; plots: {', '.join(m['plots'].values())}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,294 @@
+"""Train the paper's CNNs from a store, on one process or many (``MultiWorkerMirroredStrategy``).
+
+Keras 3 ``model.fit`` under ``MultiWorkerMirroredStrategy`` fails upstream in TF 2.21
+(keras-team/keras#20585), so training is a custom loop: a ``tf.function`` step run with ``strategy.run``
+on per-worker batches from ``distribute_datasets_from_function``; the optimizer all-reduces the gradients.
+Each worker reads only its own shard of the training models (:func:`gcs_hpc.learn.data.shard_images`);
+all workers run the same number of steps per epoch. After every epoch the chief writes a checkpoint
+(model, optimizer, epoch counter) with ``tf.train.CheckpointManager``; a rerun with the same ``--out``
+resumes from the last one (the epoch counter continues). At the end the chief saves ``model.keras`` and
+``metadata.json`` (what :mod:`gcs_hpc.learn.predict` needs); every worker appends one JSON line per
+epoch to ``logs/worker-<i>.jsonl`` and writes ``logs/worker-<i>.json`` (models it read, weight digest).
+
+CLI::
+
+    python -m gcs_hpc.learn.train --store S --arch conv2|conv4 --channels 1|2 --epochs E --out DIR \
+        [--split model|image|suite] [--noise-kms 5] [--batch-size 32] [--seed 0]
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import shutil
+import sys
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+
+from gcs_hpc.config import check_choice, check_range
+from gcs_hpc.errors import ConfigError, GcsError
+from gcs_hpc.learn import data, nets
+from gcs_hpc.learn.cluster import WorkerCluster, resolve_cluster
+
+#: Keys of TrainConfig that may change between a killed run and its resumption.
+RESUMABLE_CHANGES = ("epochs", "threads")
+METADATA_FILE = "metadata.json"
+MODEL_FILE = "model.keras"
+CONFIG_FILE = "train_config.json"
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Everything a training run needs (the CLI's options).
+
+    Attributes
+    ----------
+    batch_size
+        Images per batch on each worker (the global batch is ``batch_size * n_workers``).
+    noise_kms
+        Gaussian noise added to every pixel at training time, km/s (paper's test: 5).
+    threads
+        TensorFlow intra- and inter-op threads (0: TensorFlow's default).
+    cache_mb
+        Memory for the block of models the reader holds at once.
+    """
+
+    store: str
+    arch: str
+    channels: int
+    epochs: int
+    out: str
+    split: str = "model"
+    test_fraction: float = 0.2
+    noise_kms: float = 0.0
+    batch_size: int = 32
+    seed: int = 0
+    learning_rate: float = 1.0e-3
+    cache_mb: float = 256.0
+    threads: int = 0
+
+    def __post_init__(self) -> None:
+        check_choice("train", "arch", self.arch, nets.ARCHITECTURES)
+        check_choice("train", "channels", self.channels, nets.CHANNEL_CHOICES)
+        check_range("train", "epochs", self.epochs, 1, 1_000_000)
+        check_choice("train", "split", self.split, data.SPLITS)
+        check_range("train", "test_fraction", self.test_fraction, 0.0, 1.0, low_open=True, high_open=True)
+        check_range("train", "noise_kms", self.noise_kms, 0.0, 1000.0)
+        check_range("train", "batch_size", self.batch_size, 1, 1_000_000)
+        check_range("train", "seed", self.seed, 0, 2**31 - 1)
+        check_range("train", "learning_rate", self.learning_rate, 0.0, 10.0, low_open=True)
+        check_range("train", "cache_mb", self.cache_mb, 0.0, 1.0e6, low_open=True)
+        check_range("train", "threads", self.threads, 0, 4096)
+
+
+def weights_digest(weights: Sequence[np.ndarray]) -> str:
+    """SHA-256 of the weights' float32 bytes: equal digests mean bit-identical weights."""
+    h = hashlib.sha256()
+    for w in weights:
+        h.update(np.ascontiguousarray(w, dtype=np.float32).tobytes())
+    return h.hexdigest()
+
+
+def store_config_hash(attrs: dict) -> str:
+    """Hash identifying the campaign a store came from (its config YAML, else all its attributes)."""
+    for key in ("config_hash", "config_sha256"):
+        if key in attrs:
+            return str(attrs[key])
+    text = attrs.get("config_yaml") or json.dumps(attrs, sort_keys=True, default=str)
+    return hashlib.sha256(str(text).encode()).hexdigest()
+
+
+def _check_resume(cfg: TrainConfig, out: Path) -> None:
+    """Refuse to resume into ``out`` with a different configuration (nothing is overwritten)."""
+    path = out / CONFIG_FILE
+    if not path.is_file():
+        return
+    old = json.loads(path.read_text())
+    new = asdict(cfg)
+    diff = sorted(k for k in new if k not in RESUMABLE_CHANGES and old.get(k) != new[k])
+    if diff:
+        raise ConfigError(f"--out {str(out)!r} holds a run with another configuration ({', '.join(diff)}: "
+                          f"{[old.get(k) for k in diff]} there, {[new[k] for k in diff]} now); use a new "
+                          f"--out or the same options to resume")
+
+
+def _setup_tensorflow(cfg: TrainConfig, cluster: WorkerCluster) -> tuple[Any, Any]:
+    from gcs_hpc.learn import require_tensorflow
+
+    tf = require_tensorflow()
+    if cfg.threads:
+        tf.config.threading.set_intra_op_parallelism_threads(cfg.threads)
+        tf.config.threading.set_inter_op_parallelism_threads(cfg.threads)
+    if cluster.n_workers > 1:
+        cluster.activate()
+        strategy = tf.distribute.MultiWorkerMirroredStrategy()
+    else:
+        strategy = tf.distribute.get_strategy()
+    return tf, strategy
+
+
+def train(cfg: TrainConfig, cluster: WorkerCluster | None = None, log: Any = print) -> dict:
+    """Train (or resume) one net; returns this worker's summary (also written to logs/worker-<i>.json)."""
+    cluster = resolve_cluster() if cluster is None else cluster
+    out = Path(cfg.out)
+    if cluster.is_chief:
+        _check_resume(cfg, out)
+    tf, strategy = _setup_tensorflow(cfg, cluster)
+    from gcs_hpc.learn import require_keras
+
+    keras = require_keras()
+    source = data.StoreMaps(cfg.store, cfg.channels)
+    split = data.make_split(source.ds, cfg.split, cfg.test_fraction, cfg.seed)
+    worker, n_workers = cluster.task_index, cluster.n_workers
+    my_images = data.shard_images(split.train, worker, n_workers)
+    steps = data.steps_per_epoch(split.train, n_workers, cfg.batch_size)
+    global_batch = cfg.batch_size * n_workers
+
+    with strategy.scope():
+        model = nets.build_net(cfg.arch, cfg.channels, source.npix, seed=cfg.seed)
+        optimizer = keras.optimizers.Adam(cfg.learning_rate)
+        optimizer.build(model.trainable_variables)
+        epoch_var = tf.Variable(0, dtype=tf.int64, trainable=False, name="epoch")
+    checkpoint = tf.train.Checkpoint(model=model, optimizer=optimizer, epoch=epoch_var)
+    ckpt_dir = out / "checkpoints"
+    write_dir = ckpt_dir if cluster.is_chief else out / "checkpoints-tmp" / f"worker-{worker}"
+    manager = tf.train.CheckpointManager(checkpoint, str(write_dir), max_to_keep=2)
+    latest = tf.train.latest_checkpoint(str(ckpt_dir))
+    resumed_from = 0
+    if latest:
+        checkpoint.restore(latest).assert_existing_objects_matched()
+        resumed_from = int(epoch_var.numpy())
+        log(f"worker {worker}: resumed from {latest} at epoch {resumed_from}")
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "logs").mkdir(exist_ok=True)
+    if cluster.is_chief:
+        (out / CONFIG_FILE).write_text(json.dumps(asdict(cfg), indent=1))
+
+    @tf.function
+    def train_step(iterator: Any) -> Any:
+        def step(x: Any, y: Any) -> Any:
+            with tf.GradientTape() as tape:
+                pred = model(x, training=True)
+                per_image = tf.reduce_mean(tf.square(pred - y), axis=1)
+                loss = tf.nn.compute_average_loss(per_image, global_batch_size=global_batch)
+            grads = tape.gradient(loss, model.trainable_variables)
+            optimizer.apply_gradients(zip(grads, model.trainable_variables))
+            return loss
+
+        per_replica = strategy.run(step, args=next(iterator))
+        return strategy.reduce(tf.distribute.ReduceOp.SUM, per_replica, axis=None)
+
+    history_path = out / "logs" / f"worker-{worker}.jsonl"
+    for epoch in range(resumed_from, cfg.epochs):
+        t0 = time.perf_counter()
+        dataset = data.training_dataset(source, my_images, cfg.batch_size, steps, seed=cfg.seed,
+                                        epoch=epoch, worker=worker, noise_kms=cfg.noise_kms,
+                                        cache_mb=cfg.cache_mb)
+        iterator = iter(strategy.distribute_datasets_from_function(lambda _ctx: dataset))
+        losses = [float(train_step(iterator)) for _ in range(steps)]
+        epoch_var.assign(epoch + 1)
+        saved = manager.save(checkpoint_number=epoch + 1)
+        wall = time.perf_counter() - t0
+        record = {"epoch": epoch + 1, "loss": float(np.mean(losses)), "steps": steps, "wall_s": wall,
+                  "images_per_s": steps * global_batch / wall, "resumed_from": resumed_from,
+                  "checkpoint": saved if cluster.is_chief else None}
+        with history_path.open("a") as fh:
+            fh.write(json.dumps(record) + "\n")
+        log(f"worker {worker}: epoch {epoch + 1}/{cfg.epochs} loss {record['loss']:.4f} "
+            f"({record['images_per_s']:.0f} images/s)")
+
+    digest = weights_digest(model.get_weights())
+    summary = {"worker": worker, "n_workers": n_workers, "models_read": sorted(source.models_read),
+               "shard_models": np.unique(my_images[:, 0]).tolist(), "steps_per_epoch": steps,
+               "weights_sha256": digest, "resumed_from": resumed_from, "epochs": cfg.epochs}
+    (out / "logs" / f"worker-{worker}.json").write_text(json.dumps(summary, indent=1))
+    if cluster.is_chief:
+        _save_final(cfg, out, model, source, split, digest, n_workers)
+    else:
+        shutil.rmtree(write_dir, ignore_errors=True)
+    return summary
+
+
+def _save_final(cfg: TrainConfig, out: Path, model: Any, source: data.StoreMaps, split: data.Split,
+                digest: str, n_workers: int) -> None:
+    """Save a plain (undistributed) copy of the model and the metadata predict/evaluate need."""
+    from gcs_hpc import __version__, store
+    from gcs_hpc.config import spec_to_dict
+
+    plain = nets.build_net(cfg.arch, cfg.channels, source.npix)
+    plain.set_weights(model.get_weights())
+    plain.save(out / MODEL_FILE)
+    meta = {
+        "arch": cfg.arch, "channels": cfg.channels, "channel_names": list(source.channel_names),
+        "npix": source.npix, "map_spec": spec_to_dict(store.read_map_spec(cfg.store)),
+        "label_attrs": store_label_attrs(source.attrs),
+        "input_scale_kms": data.INPUT_SCALE_KMS,
+        "train_label_mean": float(np.mean(source.labels[split.train[:, 0]])), "store": str(Path(cfg.store).resolve()),
+        "store_config_hash": store_config_hash(source.attrs), "split": split.describe(),
+        "train_config": asdict(cfg), "n_workers": n_workers, "weights_sha256": digest,
+        "parameters": int(plain.count_params()), "gcs_hpc_version": __version__,
+    }
+    (out / METADATA_FILE).write_text(json.dumps(meta, indent=1, default=str))
+
+
+def store_label_attrs(attrs: dict) -> dict:
+    """The store attributes the label mapping reads, JSON-serialisable (checked by a round trip)."""
+    from gcs_hpc import store
+
+    keep = {k: v for k, v in attrs.items() if k.startswith("label") or k.startswith("mass")}
+    probe = np.array([1.0e11, 1.0e12])
+    try:
+        same = np.allclose(store.label_to_mass(store.mass_to_label(probe, keep), keep),
+                           store.label_to_mass(store.mass_to_label(probe, attrs), attrs))
+    except (KeyError, TypeError, ValueError):
+        same = False
+    return keep if same else {k: v for k, v in attrs.items() if _jsonable(v)}
+
+
+def _jsonable(v: Any) -> bool:
+    try:
+        json.dumps(v)
+    except TypeError:
+        return False
+    return True
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The CLI's argument parser."""
+    p = argparse.ArgumentParser(prog="python -m gcs_hpc.learn.train", description=__doc__.split("\n")[0])
+    p.add_argument("--store", required=True, help="zarr store made by the campaign")
+    p.add_argument("--arch", required=True, choices=sorted(nets.ARCHITECTURES))
+    p.add_argument("--channels", required=True, type=int, choices=nets.CHANNEL_CHOICES)
+    p.add_argument("--epochs", required=True, type=int)
+    p.add_argument("--out", required=True, help="output folder (checkpoints, model, metadata, logs)")
+    p.add_argument("--split", default="model", choices=data.SPLITS)
+    p.add_argument("--test-fraction", type=float, default=0.2)
+    p.add_argument("--noise-kms", type=float, default=0.0, help="training noise per pixel, km/s")
+    p.add_argument("--batch-size", type=int, default=32, help="images per batch and worker")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--learning-rate", type=float, default=1.0e-3)
+    p.add_argument("--cache-mb", type=float, default=256.0)
+    p.add_argument("--threads", type=int, default=0, help="TensorFlow threads (0: default)")
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """CLI entry point; returns the exit status (2 for bad input, with the reason on stderr)."""
+    args = build_parser().parse_args(argv)
+    try:
+        cfg = TrainConfig(**{k: v for k, v in vars(args).items()})
+        summary = train(cfg, log=lambda m: print(m, flush=True))
+    except GcsError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(json.dumps({k: summary[k] for k in ("worker", "n_workers", "weights_sha256", "resumed_from")}))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
