@@ -1,0 +1,234 @@
+"""Where a campaign runs: cluster configs (``configs/cluster/*.yaml``) and the dask clusters they start.
+
+A cluster file has a few gcs_hpc keys on top and, under ``local:`` or ``slurm:``, the keyword arguments
+of :class:`distributed.LocalCluster` or :class:`dask_jobqueue.SLURMCluster` in their own names
+(``cores``, ``memory``, ``walltime``, ``queue``, ``account``, ``job_extra_directives``,
+``worker_extra_args`` ...). Everything is validated before any job is submitted. ``local`` is embedded
+(:data:`LOCAL_DEFAULT`); ``slurm`` and ``slurm-gpu`` are read from ``configs/cluster/``.
+
+Only this module (with :mod:`gcs_hpc.campaign.farm`) knows about dask and dask-jobqueue.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterator, Literal, Mapping
+
+from gcs_hpc.config import check_choice, check_range, load_yaml, spec_from_mapping
+from gcs_hpc.errors import ConfigError
+
+CLUSTER_KINDS = ("local", "slurm")
+NBODY_BACKENDS = ("auto", "direct", "tree", "cuda")
+NAMED_CLUSTERS = ("local", "slurm", "slurm-gpu")
+CONFIG_DIR = Path(__file__).resolve().parents[2] / "configs" / "cluster"
+
+#: LocalCluster keywords a cluster file may set under ``local:``.
+LOCAL_KEYS = ("threads_per_worker", "processes", "memory_limit", "local_directory", "silence_logs", "host",
+              "protocol", "interface")
+#: SLURMCluster (dask-jobqueue 0.9) keywords a cluster file may set under ``slurm:``.
+SLURM_KEYS = ("cores", "memory", "processes", "walltime", "queue", "account", "project", "job_cpu", "job_mem",
+              "job_extra_directives", "job_directives_skip", "job_script_prologue", "worker_extra_args",
+              "worker_command", "interface", "protocol", "death_timeout", "local_directory", "log_directory",
+              "shebang", "python", "job_name", "name", "nanny", "scheduler_options", "shared_temp_directory",
+              "silence_logs")
+
+
+@dataclass(frozen=True)
+class AdaptSpec:
+    """Adaptive scaling of worker processes between ``minimum`` and ``maximum``."""
+
+    minimum: int = 0
+    maximum: int = 10
+
+    def __post_init__(self) -> None:
+        check_range("adapt", "minimum", self.minimum, 0, 100_000)
+        check_range("adapt", "maximum", self.maximum, max(1, self.minimum), 100_000)
+
+
+@dataclass(frozen=True)
+class ClusterConfig:
+    """A validated cluster file.
+
+    Attributes
+    ----------
+    kind
+        ``local`` (LocalCluster on this machine) or ``slurm`` (SLURMCluster: worker jobs via sbatch).
+    workers
+        Worker processes to start (``None``: this machine's cores for ``local``, 2 for ``slurm``).
+    adapt
+        Adaptive scaling instead of a fixed number of workers (slurm only).
+    backend
+        N-body backend the workers run: ``auto``, ``direct``, ``tree`` or ``cuda`` (CuPy, GPU workers).
+    resources
+        Abstract resources every worker advertises and every model task asks for, e.g. ``{GPU: 1}``.
+    dashboard_address
+        Where the dask dashboard listens (localhost by default).
+    retries
+        Times a model whose task raised (not a physics failure) is retried before it counts as failed.
+    local, slurm
+        Keyword arguments of LocalCluster / SLURMCluster, in their own names.
+    """
+
+    kind: Literal["local", "slurm"] = "local"
+    workers: int | None = None
+    adapt: AdaptSpec | None = None
+    backend: Literal["auto", "direct", "tree", "cuda"] = "auto"
+    resources: dict[str, float] = field(default_factory=dict, hash=False)
+    dashboard_address: str = "localhost:8787"
+    retries: int = 2
+    local: dict[str, Any] = field(default_factory=dict, hash=False)
+    slurm: dict[str, Any] = field(default_factory=dict, hash=False)
+
+    def __post_init__(self) -> None:
+        check_choice("cluster", "kind", self.kind, CLUSTER_KINDS)
+        check_choice("cluster", "backend", self.backend, NBODY_BACKENDS)
+        if self.workers is not None:
+            check_range("cluster", "workers", self.workers, 1, 100_000)
+        check_range("cluster", "retries", self.retries, 0, 100)
+        for name, amount in self.resources.items():
+            check_range("cluster.resources", name, amount, 0.0, 1e6, low_open=True)
+        _check_keys("local", self.local, LOCAL_KEYS)
+        _check_keys("slurm", self.slurm, SLURM_KEYS)
+        if self.kind == "local" and self.slurm:
+            raise ConfigError("cluster.slurm is set but cluster.kind = 'local'; allowed: kind 'slurm'")
+        if self.kind == "local" and self.adapt is not None:
+            raise ConfigError("cluster.adapt is allowed only for kind 'slurm'")
+        if self.kind == "slurm":
+            if "cores" not in self.slurm or "memory" not in self.slurm:
+                raise ConfigError("cluster.slurm needs 'cores' (per job) and 'memory' (per job, e.g. '4GiB')")
+            check_range("cluster.slurm", "cores", self.slurm["cores"], 1, 100_000)
+            if not isinstance(self.slurm["memory"], str):
+                raise ConfigError(f"cluster.slurm.memory = {self.slurm['memory']!r} must be a string like '4GiB'")
+            processes = self.slurm.get("processes", 1)
+            check_range("cluster.slurm", "processes", processes, 1, self.slurm["cores"])
+            for key in ("job_extra_directives", "worker_extra_args", "job_script_prologue",
+                        "job_directives_skip"):
+                value = self.slurm.get(key, [])
+                if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+                    raise ConfigError(f"cluster.slurm.{key} = {value!r} must be a list of strings")
+
+    @property
+    def n_workers(self) -> int:
+        """Worker processes to start (fixed scaling)."""
+        if self.workers is not None:
+            return self.workers
+        return available_cores() if self.kind == "local" else 2
+
+    @property
+    def xp_name(self) -> str:
+        """The array module the workers use: ``cupy`` for the cuda backend, else ``numpy``."""
+        return "cupy" if self.backend == "cuda" else "numpy"
+
+
+def available_cores() -> int:
+    """Cores this process may use: the job's allocation inside SLURM, else the CPU affinity set."""
+    if os.environ.get("SLURM_JOB_ID") and os.environ.get("SLURM_CPUS_ON_NODE", "").isdigit():
+        return max(1, int(os.environ["SLURM_CPUS_ON_NODE"]))
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
+
+
+def _check_keys(section: str, values: Mapping[str, Any], allowed: tuple[str, ...]) -> None:
+    unknown = sorted(set(values) - set(allowed))
+    if unknown:
+        raise ConfigError(f"unknown key 'cluster.{section}.{unknown[0]}'; allowed keys: {', '.join(allowed)}")
+
+
+#: The embedded default: this machine's cores, one thread per worker process, NumPy backend.
+LOCAL_DEFAULT = ClusterConfig(kind="local", local={"threads_per_worker": 1, "processes": True})
+
+
+def load_cluster_config(name_or_path: str | Path = "local") -> ClusterConfig:
+    """Read a cluster config: ``local`` (embedded), ``slurm``, ``slurm-gpu`` (configs/cluster/) or a path.
+
+    Raises
+    ------
+    ConfigError
+        Unknown name, missing file, unknown key or out-of-range value (naming the file and key).
+    """
+    text = str(name_or_path)
+    if text in NAMED_CLUSTERS:
+        path = CONFIG_DIR / f"{text}.yaml"
+        if not path.is_file():
+            if text == "local":
+                return LOCAL_DEFAULT
+            raise ConfigError(f"cluster {text!r} is read from {path}, which does not exist; "
+                              "pass the path of a cluster YAML file instead")
+    else:
+        path = Path(text)
+        if path.suffix not in (".yaml", ".yml"):
+            raise ConfigError(f"--cluster = {text!r} is neither a named cluster nor a YAML file; allowed: "
+                              f"{', '.join(NAMED_CLUSTERS)} or a path ending in .yaml")
+    try:
+        return spec_from_mapping(ClusterConfig, load_yaml(path), where="cluster")
+    except ConfigError as exc:
+        raise ConfigError(f"cluster file {str(path)!r}: {exc}") from None
+
+
+def with_overrides(config: ClusterConfig, *, workers: int | None = None,
+                   backend: str | None = None) -> ClusterConfig:
+    """Return ``config`` with command-line overrides (validated)."""
+    import dataclasses
+
+    changes: dict[str, Any] = {}
+    if workers is not None:
+        changes["workers"] = workers
+        changes["adapt"] = None
+    if backend is not None:
+        changes["backend"] = backend
+    return dataclasses.replace(config, **changes) if changes else config
+
+
+def _worker_env() -> dict[str, str]:
+    # One thread per worker process: the farm parallelises over models, not inside one.
+    return {"NUMBA_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1",
+            "MKL_NUM_THREADS": "1"}
+
+
+def _resource_args(resources: Mapping[str, float]) -> list[str]:
+    if not resources:
+        return []
+    return ["--resources", ",".join(f"{k}={v:g}" for k, v in resources.items())]
+
+
+@contextlib.contextmanager
+def start_cluster(config: ClusterConfig, *, log_directory: str | Path | None = None) -> Iterator[Any]:
+    """Start the dask cluster of ``config`` (and scale it); close it (cancelling worker jobs) on exit."""
+    if config.kind == "local":
+        from distributed import LocalCluster
+
+        kwargs: dict[str, Any] = {"threads_per_worker": 1, "processes": True, "silence_logs": "error"}
+        kwargs.update(config.local)
+        if config.resources:
+            kwargs["resources"] = dict(config.resources)
+        if kwargs.get("processes", True):
+            kwargs["env"] = _worker_env()
+        cluster = LocalCluster(n_workers=config.n_workers, dashboard_address=config.dashboard_address,
+                               **kwargs)
+    else:
+        from dask_jobqueue import SLURMCluster
+
+        kwargs = dict(config.slurm)
+        kwargs["worker_extra_args"] = list(kwargs.get("worker_extra_args", [])) + _resource_args(
+            config.resources)
+        if log_directory is not None and "log_directory" not in kwargs:
+            kwargs["log_directory"] = str(log_directory)
+        kwargs.setdefault("job_script_prologue", [])
+        kwargs["job_script_prologue"] = [f"export {k}={v}" for k, v in _worker_env().items()] + list(
+            kwargs["job_script_prologue"])
+        kwargs.setdefault("silence_logs", "error")
+        cluster = SLURMCluster(scheduler_options={"dashboard_address": config.dashboard_address,
+                                                  **kwargs.pop("scheduler_options", {})}, **kwargs)
+        if config.adapt is not None:
+            cluster.adapt(minimum=config.adapt.minimum, maximum=config.adapt.maximum)
+        else:
+            cluster.scale(n=config.n_workers)
+    try:
+        yield cluster
+    finally:
+        cluster.close()
