@@ -1,0 +1,41 @@
+"""The labelled map cube: one zarr v3 store per campaign, opened by ``xr.open_zarr(path)``.
+
+The schema lives in :mod:`gcs_hpc.store.schema`; creation, validation and region writes in
+:mod:`gcs_hpc.store.cube`; the 0..10 label scale in :mod:`gcs_hpc.store.labels`.
+
+>>> create_store(path, models, map_spec, config_yaml)      # template, or validate an existing one
+>>> for i in pending_indices(path):                         # resume: done models are skipped
+...     write_model(path, i, *make_model_maps(...))         # region write, then status = done
+>>> ds = xr.open_zarr(path)                                 # maps (model, angle, channel, y, x)
+"""
+
+from __future__ import annotations
+
+from gcs_hpc.store.cube import (create_store, mark_failed, model_status, pending_indices, read_map_spec,
+                                store_attrs, validate_store, write_model)
+from gcs_hpc.store.labels import label_bounds, label_to_mass, mass_to_label
+from gcs_hpc.store.schema import (ARRAY_DIMS, COUNT_DIMS, MAP_DIMS, MODEL_COORDS, SCHEMA_VERSION,
+                                  STATUS_DONE, STATUS_FAILED, STATUS_PENDING, STATUSES)
+
+__all__ = [
+    "ARRAY_DIMS",
+    "COUNT_DIMS",
+    "MAP_DIMS",
+    "MODEL_COORDS",
+    "SCHEMA_VERSION",
+    "STATUSES",
+    "STATUS_DONE",
+    "STATUS_FAILED",
+    "STATUS_PENDING",
+    "create_store",
+    "label_bounds",
+    "label_to_mass",
+    "mark_failed",
+    "mass_to_label",
+    "model_status",
+    "pending_indices",
+    "read_map_spec",
+    "store_attrs",
+    "validate_store",
+    "write_model",
+]
