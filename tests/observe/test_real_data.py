@@ -42,7 +42,7 @@ def test_real_maps_are_finite(sluggs, name):
     cat, table = sluggs
     gal = find_galaxy(table, name)
     obs = make_observed_maps(project_catalog(cat.for_galaxy(name), gal), gal,
-                             MapSpec(n_angles=1, fov=5.0, fov_unit="R_half", smoothing=0.0))
+                             MapSpec(n_angles=1, fov=5.0, fov_unit="R_half", smoothing=0.5))
     assert obs.n_in_field >= 30
     for policy in FILL_POLICIES[:-1]:
         maps = obs.filled(policy)
