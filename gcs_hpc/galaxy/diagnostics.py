@@ -13,6 +13,7 @@ import time
 from typing import Any
 
 import numpy as np
+from scipy.spatial.distance import cdist
 
 from gcs_hpc import units
 from gcs_hpc.config import spec_to_dict
@@ -44,10 +45,10 @@ def potential_energy(pos: np.ndarray, mass: np.ndarray, max_direct: int = MAX_DI
     total = 0.0
     for start in range(0, len(mass), PAIR_BLOCK):
         stop = min(start + PAIR_BLOCK, len(mass))
-        d = np.linalg.norm(pos[start:stop, None, :] - pos[None, start:, :], axis=2)
-        w = mass[start:stop, None] * mass[None, start:]
-        upper = np.triu(np.ones(d.shape, dtype=bool), k=1)
-        total += float(np.sum(w[upper] / d[upper]))
+        with np.errstate(divide="ignore"):  # the i == j diagonal, zeroed next
+            inv_d = 1.0 / cdist(pos[start:stop], pos[start:])  # rows i, columns j >= start
+        inv_d[:, : stop - start][np.tril_indices(stop - start)] = 0.0  # keep j > i only
+        total += float(mass[start:stop] @ inv_d @ mass[start:])
     return -units.G * total * scale
 
 

@@ -15,6 +15,7 @@ Kinematics (paper section 2.1, Hernquist 1993 recipe), all from the TOTAL midpla
 from __future__ import annotations
 
 import math
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -102,31 +103,21 @@ class ExponentialDisk(Component):
         return np.where(r >= r_grid[-1], self.mass, np.interp(r, r_grid, masses))
 
     def midplane_potential(self, R: np.ndarray) -> np.ndarray:
-        """Potential of the disk in its midplane at radii ``R`` (array), from a sum over rings.
+        """Potential of the disk in its midplane at radii ``R`` (see :func:`ring_midplane_potential`)."""
+        x = np.asarray(R, dtype=float) / self.scale_length
+        phi = ring_midplane_potential(x, self.truncation_radius / self.scale_length,
+                                      self.scale_height / self.scale_length)
+        return G * self.mass / self.scale_length * phi
 
-        A ring of radius a and mass m at height z' gives, at (R, 0),
-        -G m (2 / pi) K(k) / sqrt((R + a)^2 + z'^2) with k^2 = 4 a R / ((R + a)^2 + z'^2). Rings sit at
-        the midpoints of equal-width radial bins with the exact bin masses; heights are equal-mass nodes
-        of the sech^2 layer (folded about z = 0).
+    def midplane_circular_speed_squared(self) -> tuple[np.ndarray, np.ndarray]:
+        """The disk's own v_c^2 = R dPhi/dR in the midplane on a log grid out to 1.05 R_s: (R, v_c^2).
+
+        The table depends only on R_s / R0 and z0 / R0, so it is computed once per process for all galaxies
+        with the paper's ratios and scaled by G M / R0.
         """
-        R = np.asarray(R, dtype=float)
-        edges = np.linspace(0.0, self.truncation_radius, POTENTIAL_RINGS + 1)
-        a = 0.5 * (edges[1:] + edges[:-1])
-        ring_mass = np.diff(self.cylindrical_mass(edges))
-        t = (np.arange(POTENTIAL_VERTICAL_NODES) + 0.5) / POTENTIAL_VERTICAL_NODES
-        heights = self.scale_height * np.arctanh(t)
-        phi = np.zeros_like(R)
-        for z in heights:
-            d2 = (R[:, None] + a[None, :]) ** 2 + z**2
-            k2 = 4.0 * a[None, :] * R[:, None] / d2
-            phi += (ellipk(k2) / np.sqrt(d2)) @ ring_mass
-        return -G * (2.0 / math.pi) * phi / POTENTIAL_VERTICAL_NODES
-
-    def midplane_radial_force_squared_speed(self, R: np.ndarray) -> np.ndarray:
-        """The disk's own contribution to v_c^2 = R dPhi/dR in the midplane (finite differences)."""
-        R = np.asarray(R, dtype=float)
-        phi = self.midplane_potential(R)
-        return R * np.gradient(phi, R)
+        x, vc2 = _dimensionless_midplane_vc2(self.truncation_radius / self.scale_length,
+                                             self.scale_height / self.scale_length)
+        return self.scale_length * x, G * self.mass / self.scale_length * vc2
 
     def sample_positions(self, n: int, rng: np.random.Generator) -> np.ndarray:
         x = np.linspace(0.0, self.truncation_radius / self.scale_length, 8192)
@@ -169,3 +160,34 @@ class ExponentialDisk(Component):
     def summary(self) -> dict[str, float]:
         return {"mass": self.mass, "scale_length": self.scale_length, "scale_height": self.scale_height,
                 "size": self.truncation_radius, "toomre_q": self.toomre_q}
+
+
+def ring_midplane_potential(x: np.ndarray, x_trunc: float, height: float) -> np.ndarray:
+    """Midplane potential of a unit-mass exponential disk (R0 = 1, G = 1) truncated at ``x_trunc``.
+
+    A ring of radius a and mass m at height z' gives, at (R, 0),
+    -G m (2 / pi) K(k) / sqrt((R + a)^2 + z'^2) with k^2 = 4 a R / ((R + a)^2 + z'^2). Rings sit at the
+    midpoints of equal-width radial bins with the exact bin masses; heights are equal-mass nodes of the
+    sech^2(z / height) layer (folded about z = 0).
+    """
+    x = np.asarray(x, dtype=float)
+    edges = np.linspace(0.0, x_trunc, POTENTIAL_RINGS + 1)
+    a = 0.5 * (edges[1:] + edges[:-1])
+    cumulative = 1.0 - (1.0 + edges) * np.exp(-edges)
+    ring_mass = np.diff(cumulative) / cumulative[-1]
+    t = (np.arange(POTENTIAL_VERTICAL_NODES) + 0.5) / POTENTIAL_VERTICAL_NODES
+    phi = np.zeros_like(x)
+    for z in height * np.arctanh(t):
+        d2 = (x[:, None] + a[None, :]) ** 2 + z**2
+        phi += (ellipk(4.0 * a[None, :] * x[:, None] / d2) / np.sqrt(d2)) @ ring_mass
+    return -(2.0 / math.pi) * phi / POTENTIAL_VERTICAL_NODES
+
+
+@lru_cache(maxsize=16)
+def _dimensionless_midplane_vc2(x_trunc: float, height: float) -> tuple[np.ndarray, np.ndarray]:
+    x = np.geomspace(1.0e-3, 1.05 * x_trunc, MIDPLANE_POINTS)
+    phi = ring_midplane_potential(x, x_trunc, height)
+    vc2 = x * np.gradient(phi, x)
+    x.setflags(write=False)
+    vc2.setflags(write=False)
+    return x, vc2

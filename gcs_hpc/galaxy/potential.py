@@ -20,7 +20,7 @@ from typing import Callable, Sequence
 import numpy as np
 
 from gcs_hpc.galaxy.components import Component
-from gcs_hpc.galaxy.disk import MIDPLANE_POINTS, ExponentialDisk
+from gcs_hpc.galaxy.disk import ExponentialDisk
 from gcs_hpc.galaxy.sampling import TABLE_POINTS, outer_integral
 from gcs_hpc.units import G
 
@@ -75,10 +75,10 @@ class TotalPotential:
             if self.disk is None:
                 raise ValueError("midplane tables need a disk component")
             disk = self.disk
-            R = np.geomspace(1.0e-3 * disk.scale_length, 1.05 * disk.truncation_radius, MIDPLANE_POINTS)
+            R, vc2_disk = disk.midplane_circular_speed_squared()
             spherical = [c for c in self.components if c is not disk]
             m_sph = sum((c.enclosed_mass(R) for c in spherical), np.zeros_like(R))
-            vc2 = G * m_sph / R + disk.midplane_radial_force_squared_speed(R)
+            vc2 = G * m_sph / R + vc2_disk
             omega2 = vc2 / R**2
             kappa2 = R * np.gradient(omega2, R) + 4.0 * omega2
             self._midplane = {"R": R, "vc2": vc2, "omega2": omega2, "kappa2": kappa2}
