@@ -96,6 +96,8 @@ def _coerce(value: Any, tp: Any, key: str) -> Any:
                 return _coerce(value, arg, key)
             except ConfigError as exc:
                 errors.append(str(exc))
+        if len(errors) == 1:  # an optional value (X | None): X's own message names the nested key
+            raise ConfigError(errors[0])
         raise ConfigError(f"{key} = {value!r} has the wrong type; expected {_type_name(tp)}")
     if origin is typing.Literal:
         if value not in args:
