@@ -197,8 +197,10 @@ def _resource_args(resources: Mapping[str, float]) -> list[str]:
 
 
 @contextlib.contextmanager
-def start_cluster(config: ClusterConfig, *, log_directory: str | Path | None = None) -> Iterator[Any]:
-    """Start the dask cluster of ``config`` (and scale it); close it (cancelling worker jobs) on exit."""
+def start_cluster(config: ClusterConfig, *, log_directory: str | Path | None = None,
+                  scale: bool = True) -> Iterator[Any]:
+    """Start the dask cluster of ``config`` (and scale it unless ``scale`` is False); close it (cancelling
+    worker jobs) on exit."""
     if config.kind == "local":
         from distributed import LocalCluster
 
@@ -224,7 +226,9 @@ def start_cluster(config: ClusterConfig, *, log_directory: str | Path | None = N
         kwargs.setdefault("silence_logs", "error")
         cluster = SLURMCluster(scheduler_options={"dashboard_address": config.dashboard_address,
                                                   **kwargs.pop("scheduler_options", {})}, **kwargs)
-        if config.adapt is not None:
+        if not scale:
+            pass
+        elif config.adapt is not None:
             cluster.adapt(minimum=config.adapt.minimum, maximum=config.adapt.maximum)
         else:
             cluster.scale(n=config.n_workers)

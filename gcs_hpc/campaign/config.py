@@ -285,7 +285,10 @@ def config_from_mapping(mapping: Mapping[str, Any] | None, *, source: str = "con
         for name, settings in suites_in.items():
             if settings is not None and not isinstance(settings, Mapping):
                 raise ConfigError(f"suites.{name} = {settings!r} must be a mapping of settings")
-            merged = {**SUITE_DEFAULTS.get(str(name), {}), **(settings or {}), "name": str(name)}
+            defaults = dict(SUITE_DEFAULTS.get(str(name), {}))
+            if defaults.get("outside_of") not in suites_in:  # nothing to stay outside of
+                defaults.pop("outside_of", None)
+            merged = {**defaults, **(settings or {}), "name": str(name)}
             if "kind" not in merged:
                 raise ConfigError(f"suites.{name}.kind is required for a suite not called disk, merger or "
                                   f"unknown; allowed values: {', '.join(map(repr, MODEL_KINDS))}")
