@@ -58,9 +58,14 @@ def open_store(path: str | Path) -> Any:
     return ds
 
 
+def string_coord(ds: Any, name: str) -> np.ndarray:
+    """A per-model string coordinate (zarr v3 variable-length strings) as a fixed-width NumPy array."""
+    return np.array([str(v) for v in np.asarray(ds[name].values).ravel().tolist()], dtype=str)
+
+
 def done_models(ds: Any) -> np.ndarray:
     """Indices of the models whose status is ``done`` (sorted)."""
-    return np.flatnonzero(np.asarray(ds["status"].values).astype(str) == "done")
+    return np.flatnonzero(string_coord(ds, "status") == "done")
 
 
 def _images_of(models: np.ndarray, n_angles: int) -> np.ndarray:
@@ -103,7 +108,7 @@ def make_split(ds: Any, kind: str = "model", test_fraction: float = 0.2, seed: i
     n_angles = int(ds.sizes["angle"])
     rng = np.random.default_rng(seed)
     if kind == "suite":
-        suite = np.asarray(ds["suite"].values).astype(str)[done]
+        suite = string_coord(ds, "suite")[done]
         train_m, test_m = done[np.isin(suite, TRAIN_SUITES)], done[suite == TEST_SUITE]
         train, test = _images_of(train_m, n_angles), _images_of(test_m, n_angles)
     elif kind == "model":

@@ -95,12 +95,9 @@ def weights_digest(weights: Sequence[np.ndarray]) -> str:
 
 
 def store_config_hash(attrs: dict) -> str:
-    """Hash identifying the campaign a store came from (its config YAML, else all its attributes)."""
-    for key in ("config_hash", "config_sha256"):
-        if key in attrs:
-            return str(attrs[key])
-    text = attrs.get("config_yaml") or json.dumps(attrs, sort_keys=True, default=str)
-    return hashlib.sha256(str(text).encode()).hexdigest()
+    """SHA-256 identifying the campaign a store came from: its config YAML and map spec attributes."""
+    text = json.dumps({k: attrs.get(k) for k in ("config_yaml", "map_spec")}, sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
 def _check_resume(cfg: TrainConfig, out: Path) -> None:
@@ -211,6 +208,10 @@ def train(cfg: TrainConfig, cluster: WorkerCluster | None = None, log: Any = pri
         _save_final(cfg, out, model, source, split, digest, n_workers)
     else:
         shutil.rmtree(write_dir, ignore_errors=True)
+        try:
+            write_dir.parent.rmdir()  # the last worker out removes the (then empty) scratch folder
+        except OSError:
+            pass
     return summary
 
 
@@ -228,7 +229,8 @@ def _save_final(cfg: TrainConfig, out: Path, model: Any, source: data.StoreMaps,
         "npix": source.npix, "map_spec": spec_to_dict(store.read_map_spec(cfg.store)),
         "label_attrs": store_label_attrs(source.attrs),
         "input_scale_kms": data.INPUT_SCALE_KMS,
-        "train_label_mean": float(np.mean(source.labels[split.train[:, 0]])), "store": str(Path(cfg.store).resolve()),
+        "train_label_mean": float(np.mean(source.labels[split.train[:, 0]])),
+        "store": str(Path(cfg.store).resolve()),
         "store_config_hash": store_config_hash(source.attrs), "split": split.describe(),
         "train_config": asdict(cfg), "n_workers": n_workers, "weights_sha256": digest,
         "parameters": int(plain.count_params()), "gcs_hpc_version": __version__,
@@ -237,25 +239,12 @@ def _save_final(cfg: TrainConfig, out: Path, model: Any, source: data.StoreMaps,
 
 
 def store_label_attrs(attrs: dict) -> dict:
-    """The store attributes the label mapping reads, JSON-serialisable (checked by a round trip)."""
+    """The label normalisation attributes of a store (``label_*``: the 0..10 scale's log-mass bounds)."""
     from gcs_hpc import store
 
-    keep = {k: v for k, v in attrs.items() if k.startswith("label") or k.startswith("mass")}
-    probe = np.array([1.0e11, 1.0e12])
-    try:
-        same = np.allclose(store.label_to_mass(store.mass_to_label(probe, keep), keep),
-                           store.label_to_mass(store.mass_to_label(probe, attrs), attrs))
-    except (KeyError, TypeError, ValueError):
-        same = False
-    return keep if same else {k: v for k, v in attrs.items() if _jsonable(v)}
-
-
-def _jsonable(v: Any) -> bool:
-    try:
-        json.dumps(v)
-    except TypeError:
-        return False
-    return True
+    keep = {k: v for k, v in attrs.items() if k.startswith("label_")}
+    store.label_to_mass(5.0, keep)  # raises StoreError naming the keys when they are missing
+    return keep
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -91,7 +91,7 @@ def _few_tensorflow_threads() -> None:
         pass
 
 
-def free_ports(n: int) -> list[int]:
+def _free_ports(n: int) -> list[int]:
     """``n`` distinct free TCP ports on localhost."""
     socks, ports = [], []
     for _ in range(n):
@@ -114,8 +114,20 @@ def learn_env(**extra: str) -> dict[str, str]:
     return env
 
 
-def start_train(args: list[str], **env: str) -> subprocess.Popen:
+def _start_train(args: list[str], **env: str) -> subprocess.Popen:
     """Start ``python -m gcs_hpc.learn.train`` with ``args`` (one TensorFlow thread)."""
     return subprocess.Popen([sys.executable, "-m", "gcs_hpc.learn.train", "--threads", "1", *args],
                             cwd=REPO, env=learn_env(**env), stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True)
+
+
+@pytest.fixture
+def free_ports():
+    """Function ``n -> list of n free localhost ports``."""
+    return _free_ports
+
+
+@pytest.fixture
+def start_train():
+    """Function ``(args, **env) -> Popen`` of the train CLI in a subprocess (one TensorFlow thread)."""
+    return _start_train

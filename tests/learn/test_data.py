@@ -48,7 +48,7 @@ def test_split_by_image_is_80_20_and_leaks(ds) -> None:
 
 def test_split_by_suite_tests_only_unknown(ds) -> None:
     s = data.make_split(ds, "suite")
-    suite = np.asarray(ds["suite"].values).astype(str)
+    suite = data.string_coord(ds, "suite")
     assert set(suite[s.models("test")]) == {"unknown"}
     assert set(suite[s.models("train")]) == {"disk", "merger"}
 

@@ -1,0 +1,81 @@
+"""Evaluation: a net trained on a small store beats the mean on galaxies it never saw; metrics and plots."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from gcs_hpc import store
+from gcs_hpc.errors import ConfigError, StoreError
+from gcs_hpc.learn import data, evaluate, predict, train
+
+METRIC_KEYS = {"accuracy", "mae", "rmse", "bias_dex", "scatter_dex", "n_models", "n_images", "split"}
+
+
+@pytest.fixture(scope="module")
+def trained(learn_store: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[int, Path]:
+    """conv2 nets with 2 and 1 channels trained in this process on the by-model split."""
+    out = {}
+    for channels, epochs in ((2, 12), (1, 6)):
+        folder = tmp_path_factory.mktemp(f"conv2_{channels}ch")
+        cfg = train.TrainConfig(store=str(learn_store), arch="conv2", channels=channels, epochs=epochs,
+                                out=str(folder), batch_size=16, seed=2)
+        train.train(cfg, log=lambda _m: None)
+        out[channels] = folder
+    return out
+
+
+def test_trained_net_beats_the_mean_on_unseen_galaxies(learn_store: Path, trained: dict,
+                                                       tmp_path: Path) -> None:
+    m = evaluate.evaluate(learn_store, trained[2], tmp_path / "eval", compare=trained[1])
+    assert m["split"]["kind"] == "model"
+    test_models = data.make_split(data.open_store(learn_store), "model", seed=2).models("test")
+    assert m["n_models"] == len(test_models) and m["n_images"] == len(test_models) * 16
+    base = m["baseline_mean"]
+    assert m["rmse"] < 0.7 * base["rmse"] and m["mae"] < 0.7 * base["mae"]
+    assert m["accuracy"] > base["accuracy"] and m["scatter_dex"] < base["scatter_dex"]
+    written = json.loads((tmp_path / "eval" / "metrics.json").read_text())
+    assert METRIC_KEYS <= set(written) and METRIC_KEYS - {"split"} <= set(written["compare"])
+    for name in evaluate.PLOT_FILES.values():
+        png = tmp_path / "eval" / name
+        assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 5000
+
+
+def test_metrics_follow_the_paper_definitions() -> None:
+    true = np.array([1e11, 1e12, 1e12, 2e12])
+    pred = np.array([1.1e11, 0.9e12, 1e12, 3e12])
+    m = evaluate.error_metrics(pred, true, label_pred=np.array([1.0, 2.0, 3.0, 4.0]),
+                               label_true=np.array([1.5, 2.0, 3.0, 2.0]))
+    assert m["accuracy"] == pytest.approx(1 - (0.1 + 0.1 + 0 + 0.5) / 4)
+    assert m["mae"] == pytest.approx(2.5 / 4) and m["rmse"] == pytest.approx(np.sqrt(4.25 / 4))
+    assert m["bias_dex"] == pytest.approx(np.mean(np.log10(pred / true)))
+
+
+def test_predict_mass_matches_the_evaluation_and_checks_its_input(learn_store: Path, trained: dict) -> None:
+    model = predict.load_trained(trained[1])
+    assert model.channels == 1 and model.map_spec == store.read_map_spec(learn_store)
+    ds = data.open_store(learn_store)
+    maps = np.asarray(ds["maps"].isel(model=0).values)  # (angle, 2, y, x): sigma first
+    mass = model.predict_mass(maps)
+    assert mass.shape == (16,) and np.all(mass > 0)
+    np.testing.assert_allclose(model.predict_mass(maps[:, :1]), mass, rtol=1e-6)  # V is ignored
+    labels = model.predict_label(maps)
+    np.testing.assert_allclose(store.mass_to_label(mass, dict(ds.attrs)), labels, rtol=1e-4, atol=1e-4)
+    with pytest.raises(ConfigError, match="shape"):
+        model.predict_mass(maps[:, :, :5])
+    with pytest.raises(ConfigError, match="2-channel"):
+        predict.load_trained(trained[2]).predict_mass(maps[:, :1])
+    with pytest.raises(StoreError, match="metadata.json"):
+        predict.load_trained(learn_store)
+
+
+def test_evaluate_cli(learn_store: Path, trained: dict, tmp_path: Path, capsys) -> None:
+    assert evaluate.main(["--store", str(learn_store), "--model", str(trained[1]),
+                          "--out", str(tmp_path)]) == 0
+    assert "metrics.json" in capsys.readouterr().out
+    assert METRIC_KEYS <= set(json.loads((tmp_path / "metrics.json").read_text()))
+    assert evaluate.main(["--store", str(tmp_path / "nope.zarr"), "--model", str(trained[1]),
+                          "--out", str(tmp_path)]) == 2
