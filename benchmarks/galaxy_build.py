@@ -54,7 +54,11 @@ def naive_halo(model: GalaxyModel, n: int, rng: np.random.Generator, velocities:
         out[i, :3] = r * sin_t * math.cos(phi), r * sin_t * math.sin(phi), r * cos_t
         if not velocities:
             continue
-        integrand = lambda s: float(halo.density(np.array([s]))[0] * pot.enclosed_mass(np.array([s]))[0]) / s**2  # noqa: E731,E501
+
+        def integrand(s: float) -> float:
+            x = np.array([s])
+            return float(halo.density(x)[0] * pot.enclosed_mass(x)[0]) / s**2
+
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", integrate.IntegrationWarning)
             sigma2 = integrate.quad(integrand, r, r_cut, limit=100)[0] / float(halo.density(np.array([r]))[0])
@@ -90,7 +94,8 @@ def main(argv: list[str] | None = None) -> int:
     ours = ours_s / n * 1e6
     base = base_s / args.baseline_n * 1e6
     base_pos = base_pos_s / args.baseline_n * 1e6
-    print(f"model: {spec.kind}, preset {preset.name}, {n} particles (halo {preset.n_halo}, disk {preset.n_disk})")
+    print(f"model: {spec.kind}, preset {preset.name}, {n} particles "
+          f"(halo {preset.n_halo}, disk {preset.n_disk})")
     print(f"{'method':<46}{'s per 1e6 particles':>22}")
     print(f"{'build_model (vectorised, all components)':<46}{ours:>22.3f}")
     print(f"{'naive halo: rejection positions only':<46}{base_pos:>22.1f}   ratio {base_pos / ours:.0f}x")

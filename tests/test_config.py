@@ -14,7 +14,8 @@ from gcs_hpc.specs import PRESETS, GalaxySpec, MapSpec, MergerSpec, ModelSpec
 
 def test_check_range_messages():
     check_range("galaxy", "f_rot", 0.5, 0.0, 1.0)
-    with pytest.raises(ConfigError, match=r"galaxy\.f_rot = 1\.5 is out of range; allowed range \[0\.0, 1\.0\]"):
+    with pytest.raises(ConfigError,
+                       match=r"galaxy\.f_rot = 1\.5 is out of range; allowed range \[0\.0, 1\.0\]"):
         check_range("galaxy", "f_rot", 1.5, 0.0, 1.0)
     with pytest.raises(ConfigError, match=r"m2 = 0\.0 is out of range; allowed range \(0\.0, 1\.0\]"):
         check_range("", "m2", 0.0, 0.0, 1.0, low_open=True)
@@ -28,7 +29,8 @@ def test_check_range_messages():
 
 def test_check_choice_and_interval():
     check_choice("maps", "fov_unit", "kpc", ("R_d", "kpc"))
-    with pytest.raises(ConfigError, match=r"maps\.fov_unit = 'pc' is not allowed; allowed values: 'R_d', 'kpc'"):
+    with pytest.raises(ConfigError,
+                       match=r"maps\.fov_unit = 'pc' is not allowed; allowed values: 'R_d', 'kpc'"):
         check_choice("maps", "fov_unit", "pc", ("R_d", "kpc"))
     check_interval("ranges", "f_v", (0.05, 1.0), 0.0, 2.0)
     with pytest.raises(ConfigError, match="low end exceeds high end"):

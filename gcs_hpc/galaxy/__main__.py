@@ -75,10 +75,12 @@ def spec_from_args(args: argparse.Namespace) -> ModelSpec:
 def _text_summary(summary: dict[str, Any]) -> str:
     lines = [f"{summary['spec']['kind']} model, seed {summary['spec']['seed']}, preset "
              f"{summary['spec']['preset']['name']}: {summary['n_particles']} particles {summary['counts']}",
-             f"M_total = {summary['M_total_msun']:.4g} Msun, virial ratio 2T/|W| = {summary['virial_ratio']:.3f}"]
+             f"M_total = {summary['M_total_msun']:.4g} Msun, "
+             f"virial ratio 2T/|W| = {summary['virial_ratio']:.3f}"]
     for i, g in enumerate(summary["galaxies"]):
-        lines.append(f"galaxy {i}: R_d = {g['disk_size_kpc']:.2f} kpc, R_vir = {g['virial_radius_kpc']:.1f} kpc, "
-                     f"c = {g['concentration']:.2f}, Q(2 R0) = {g['toomre_q_2R0']:.2f}, "
+        lines.append(f"galaxy {i}: R_d = {g['disk_size_kpc']:.2f} kpc, "
+                     f"R_vir = {g['virial_radius_kpc']:.1f} kpc, c = {g['concentration']:.2f}, "
+                     f"Q(2 R0) = {g['toomre_q_2R0']:.2f}, "
                      f"2T/|W| = {g['virial_ratio']:.3f}, GCS f_rot = {g['gcs_f_rot_measured']:.3f}, "
                      f"GCS r_half = {g['gcs_half_number_radius_kpc']['measured']:.1f} kpc")
     return "\n".join(lines)

@@ -198,6 +198,6 @@ def build_model(spec: ModelSpec) -> Particles:
         rot = rotation_about_y(theta)
         pos.append(p.pos @ rot.T + np.array([frac * distance, 0.0, 0.0]))
         vel.append(p.vel @ rot.T + np.array([0.0, frac * speed, 0.0]))
-    merged = Particles(np.concatenate(pos), np.concatenate(vel), np.concatenate([p.mass for p in parts]),
-                       np.concatenate([p.component for p in parts]), np.concatenate([p.galaxy for p in parts]))
+    columns = (np.concatenate([getattr(p, k) for p in parts]) for k in ("mass", "component", "galaxy"))
+    merged = Particles(np.concatenate(pos), np.concatenate(vel), *columns)
     return to_centre_of_mass_frame(merged)

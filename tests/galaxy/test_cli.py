@@ -43,7 +43,8 @@ def test_cli_merger_json(capsys):
 
 @pytest.mark.parametrize("argv, words", [
     (["--f-rot", "1.5"], ["galaxy.f_rot", "1.5", "[0.0, 1.0]"]),
-    (["--M-halo=-1e12"], ["galaxy.M_halo", "-1000000000000.0", "allowed range [1000000000.0, 100000000000000.0]"]),
+    (["--M-halo=-1e12"], ["galaxy.M_halo", "-1000000000000.0",
+                          "allowed range [1000000000.0, 100000000000000.0]"]),
     (["--n-gc", "0"], ["galaxy.n_gc", "0", "[1, 1000000]"]),
     (["--n-gc", "many"], ["galaxy.n_gc", "'many'", "integer"]),
     (["--kind", "spiral"], ["model.kind", "'spiral'", "'disk', 'merger'"]),

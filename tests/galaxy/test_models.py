@@ -52,7 +52,9 @@ def test_enclosed_masses_match_model_within_sampling_noise():
     (model,), (p,) = realise_galaxies(spec)
     r = np.linalg.norm(p.pos, axis=1)
     m_halo = p.mass[p.component == HALO][0]
-    for radius in (model.disk.scale_length, model.disk_size, 3 * model.disk_size, 0.5 * model.halo.truncation_radius):
+    radii = (model.disk.scale_length, model.disk_size, 3 * model.disk_size,
+             0.5 * model.halo.truncation_radius)
+    for radius in radii:
         for code, comp in ((HALO, model.halo), (DISK, model.disk), (BULGE, model.bulge)):
             sel = p.component == code
             n = sel.sum()
