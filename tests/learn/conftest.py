@@ -104,7 +104,7 @@ def _free_ports(n: int) -> list[int]:
     return ports
 
 
-def learn_env(**extra: str) -> dict[str, str]:
+def _learn_env(**extra: str) -> dict[str, str]:
     """Environment of a subprocess running gcs_hpc from this checkout, TensorFlow quiet."""
     env = {k: v for k, v in os.environ.items() if k != "TF_CONFIG" and not k.startswith("SLURM_")}
     env["PYTHONPATH"] = os.pathsep.join([str(REPO)] + [p for p in [env.get("PYTHONPATH")] if p])
@@ -117,7 +117,7 @@ def learn_env(**extra: str) -> dict[str, str]:
 def _start_train(args: list[str], **env: str) -> subprocess.Popen:
     """Start ``python -m gcs_hpc.learn.train`` with ``args`` (one TensorFlow thread)."""
     return subprocess.Popen([sys.executable, "-m", "gcs_hpc.learn.train", "--threads", "1", *args],
-                            cwd=REPO, env=learn_env(**env), stdout=subprocess.PIPE,
+                            cwd=REPO, env=_learn_env(**env), stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True)
 
 
@@ -131,3 +131,9 @@ def free_ports():
 def start_train():
     """Function ``(args, **env) -> Popen`` of the train CLI in a subprocess (one TensorFlow thread)."""
     return _start_train
+
+
+@pytest.fixture
+def learn_env():
+    """Function ``(**extra) -> environment`` of a subprocess running gcs_hpc from this checkout."""
+    return _learn_env
