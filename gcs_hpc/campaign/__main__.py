@@ -56,7 +56,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="stop after N models failed (default: max(10, n_models // 10))")
     p.add_argument("--seed", type=int, help="campaign seed (overrides the config's)")
     p.add_argument("--preset", help="resolution preset: tiny, quick, paper (overrides the config's)")
-    p.add_argument("--backend", choices=("auto", "direct", "tree", "cuda"),
+    p.add_argument("--backend", choices=("auto", "direct", "compiled", "tree", "cuda"),
                    help="N-body backend of the workers (overrides the cluster file's)")
     p.add_argument("--progress-interval", type=float, default=30.0, metavar="S",
                    help="seconds between progress lines when not on a terminal (default 30)")
@@ -96,7 +96,7 @@ def prepare(args: argparse.Namespace):
 
         if not has_cupy():
             raise ConfigError("backend = 'cuda' on a local cluster needs CuPy and a GPU, none here; "
-                              "allowed on this machine: auto, direct, tree")
+                              "allowed on this machine: auto, direct, compiled, tree")
     plan = plan_campaign(config, args.n_models)
     max_failures = args.max_failures if args.max_failures is not None else max(10, plan.n_models // 10)
     return config, cluster, plan, max_failures

@@ -21,7 +21,7 @@ from gcs_hpc.config import check_choice, check_range, load_yaml, spec_from_mappi
 from gcs_hpc.errors import ConfigError
 
 CLUSTER_KINDS = ("local", "slurm")
-NBODY_BACKENDS = ("auto", "direct", "tree", "cuda")
+NBODY_BACKENDS = ("auto", "direct", "compiled", "tree", "cuda")
 NAMED_CLUSTERS = ("local", "slurm", "slurm-gpu")
 CONFIG_DIR = Path(__file__).resolve().parents[2] / "configs" / "cluster"
 
@@ -61,7 +61,8 @@ class ClusterConfig:
     adapt
         Adaptive scaling instead of a fixed number of workers (slurm only).
     backend
-        N-body backend the workers run: ``auto``, ``direct``, ``tree`` or ``cuda`` (CuPy, GPU workers).
+        N-body backend the workers run: ``auto``, ``direct``, ``compiled``, ``tree`` or ``cuda`` (CuPy,
+        GPU workers); see :func:`gcs_hpc.nbody.evolve`.
     resources
         Abstract resources every worker advertises and every model task asks for, e.g. ``{GPU: 1}``.
     dashboard_address
@@ -75,7 +76,7 @@ class ClusterConfig:
     kind: Literal["local", "slurm"] = "local"
     workers: int | None = None
     adapt: AdaptSpec | None = None
-    backend: Literal["auto", "direct", "tree", "cuda"] = "auto"
+    backend: Literal["auto", "direct", "compiled", "tree", "cuda"] = "auto"
     resources: dict[str, float] = field(default_factory=dict, hash=False)
     dashboard_address: str = "localhost:8787"
     retries: int = 2
@@ -184,6 +185,19 @@ def with_overrides(config: ClusterConfig, *, workers: int | None = None,
     return dataclasses.replace(config, **changes) if changes else config
 
 
+def _log_level(level: str | int | bool) -> int | bool:
+    """``"error"`` -> ``logging.ERROR`` (distributed wants the number); ``False`` keeps logs."""
+    import logging
+
+    if isinstance(level, str):
+        number = logging.getLevelName(level.upper())
+        if not isinstance(number, int):
+            raise ConfigError(f"cluster silence_logs = {level!r} is not a log level; allowed: debug, info, "
+                              "warning, error, critical, or false")
+        return number
+    return level
+
+
 def _worker_env() -> dict[str, str]:
     # One thread per worker process: the farm parallelises over models, not inside one.
     return {"NUMBA_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1",
@@ -206,6 +220,7 @@ def start_cluster(config: ClusterConfig, *, log_directory: str | Path | None = N
 
         kwargs: dict[str, Any] = {"threads_per_worker": 1, "processes": True, "silence_logs": "error"}
         kwargs.update(config.local)
+        kwargs["silence_logs"] = _log_level(kwargs["silence_logs"])
         if config.resources:
             kwargs["resources"] = dict(config.resources)
         if kwargs.get("processes", True):
@@ -223,7 +238,7 @@ def start_cluster(config: ClusterConfig, *, log_directory: str | Path | None = N
         kwargs.setdefault("job_script_prologue", [])
         kwargs["job_script_prologue"] = [f"export {k}={v}" for k, v in _worker_env().items()] + list(
             kwargs["job_script_prologue"])
-        kwargs.setdefault("silence_logs", "error")
+        kwargs["silence_logs"] = _log_level(kwargs.get("silence_logs", "error"))
         cluster = SLURMCluster(scheduler_options={"dashboard_address": config.dashboard_address,
                                                   **kwargs.pop("scheduler_options", {})}, **kwargs)
         if not scale:

@@ -39,6 +39,8 @@ class FarmReport:
         Wall time of each model's task on its worker (done or failed).
     failures
         Reason of each failed model, by index.
+    finished
+        Store indices in the order their results arrived (each model once).
     stopped
         True when the run stopped early because ``max_failures`` was reached.
     wall_s
@@ -48,6 +50,7 @@ class FarmReport:
     statuses: dict[int, str] = field(default_factory=dict)
     model_seconds: dict[int, float] = field(default_factory=dict)
     failures: dict[int, str] = field(default_factory=dict)
+    finished: list[int] = field(default_factory=list)
     stopped: bool = False
     wall_s: float = 0.0
 
@@ -70,8 +73,10 @@ def dashboard_line(client: Any) -> str:
 
 
 def _running(client: Any) -> int:
+    """Models being computed now: tasks assigned to workers, at most one per worker thread."""
     try:
-        return sum(len(keys) for keys in client.processing().values())
+        threads = client.nthreads()
+        return sum(min(len(keys), threads.get(worker, 1)) for worker, keys in client.processing().items())
     except Exception:  # the scheduler may be busy or going away; progress is best effort
         return 0
 
@@ -138,6 +143,7 @@ def farm_models(client: Any, plan: CampaignPlan, store_path: str | Path, indices
                 del future
                 if status is None:
                     continue
+                report.finished.append(index)
                 if progress is not None:
                     progress.model_finished(status)
                 if on_result is not None:

@@ -36,7 +36,8 @@ def run_model(store_path: str | Path, index: int, spec: ModelSpec, map_spec: Map
     map_spec
         How its maps are made.
     backend
-        N-body backend: ``auto``, ``direct``, ``tree`` or ``cuda`` (the CuPy array module; GPU workers).
+        N-body backend: ``auto``, ``direct``, ``compiled``, ``tree`` or ``cuda`` (the CuPy array module;
+        GPU workers).
 
     Returns
     -------
