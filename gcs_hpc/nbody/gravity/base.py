@@ -1,0 +1,93 @@
+"""The interface every gravity backend implements, and the registry that finds backends by name.
+
+A backend turns massive sources into a :class:`SourceField` once per force evaluation
+(:meth:`GravityBackend.prepare`: the direct sum just keeps the arrays, the tree builds its octree) and then
+evaluates that field at any set of targets (:meth:`SourceField.at`). Massless tracers (the GCs) are only
+ever targets, so they feel the field and source nothing, and evaluating the field at the massive particles
+alone gives the same numbers whether tracers exist or not.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from types import ModuleType
+from typing import Any, ClassVar
+
+import numpy as np
+
+from gcs_hpc.config import check_choice, check_range
+
+#: Registered backends by name (filled by :func:`register`).
+REGISTRY: dict[str, type[GravityBackend]] = {}
+
+
+class SourceField(ABC):
+    """The softened gravitational field of a fixed set of massive sources."""
+
+    @abstractmethod
+    def at(self, target_pos: Any, *, potential: bool = False) -> tuple[Any, Any | None]:
+        """Acceleration (and optionally potential) at ``target_pos``.
+
+        Parameters
+        ----------
+        target_pos
+            Target positions, shape (n, 3), on the backend's array module.
+        potential
+            Also return the potential; it includes the self term ``-m/epsilon`` of targets that are also
+            sources (see :func:`gcs_hpc.nbody.kernels.self_potential`).
+
+        Returns
+        -------
+        acc, phi
+            Accelerations (n, 3) and potentials (n,) or None.
+        """
+
+
+class GravityBackend(ABC):
+    """A way of computing softened gravity (Plummer kernel, :mod:`gcs_hpc.nbody.kernels`).
+
+    Subclasses set :attr:`name` and :attr:`array_modules` and implement :meth:`prepare`.
+    """
+
+    #: Registry name.
+    name: ClassVar[str] = ""
+    #: Array modules the backend accepts ("numpy", "cupy").
+    array_modules: ClassVar[tuple[str, ...]] = ("numpy",)
+
+    def __init__(self, xp: ModuleType = np) -> None:
+        module = xp.__name__.split(".")[0]
+        check_choice(f"gravity[{self.name}]", "xp", module, self.array_modules)
+        self.xp = xp
+
+    @abstractmethod
+    def prepare(self, source_pos: Any, source_mass: Any, softening: float) -> SourceField:
+        """Build the field of the sources (positions (m, 3), masses (m,), all > 0)."""
+
+    def accelerations(self, target_pos: Any, source_pos: Any, source_mass: Any, softening: float, *,
+                      potential: bool = False) -> tuple[Any, Any | None]:
+        """Convenience: :meth:`prepare` then :meth:`SourceField.at`."""
+        check_range(f"gravity[{self.name}]", "softening", float(softening), 0.0, None, low_open=True)
+        return self.prepare(source_pos, source_mass, softening).at(target_pos, potential=potential)
+
+
+def register(cls: type[GravityBackend]) -> type[GravityBackend]:
+    """Class decorator adding a backend to :data:`REGISTRY` under ``cls.name``."""
+    REGISTRY[cls.name] = cls
+    return cls
+
+
+def get_backend(name: str, xp: ModuleType = np, **options: Any) -> GravityBackend:
+    """Return a new backend instance by name.
+
+    Parameters
+    ----------
+    name
+        One of the registered names (``direct``, ``compiled``, ``tree``, ``cuda``); ``auto`` is resolved
+        by :func:`gcs_hpc.nbody.gravity.resolve_backend_name`, not here.
+    xp
+        Array module (NumPy or CuPy).
+    options
+        Backend-specific keyword arguments (e.g. ``opening_angle`` for the tree).
+    """
+    check_choice("nbody", "backend", name, sorted(REGISTRY))
+    return REGISTRY[name](xp=xp, **options)
