@@ -21,6 +21,7 @@ hold). Noise augmentation adds Gaussian noise of ``noise_kms`` km/s to every pix
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator, Sequence
@@ -234,27 +235,36 @@ def iterate_batches(source: StoreMaps, images: np.ndarray, batch_size: int, *, s
     if shuffle:
         models = rng.permutation(models)
     block_models = max(1, int(cache_mb * 2**20 // source.model_nbytes))
+    blocks = [np.sort(models[i:i + block_models]) for i in range(0, len(models), block_models)]
     pool_x = np.empty((0, len(source.channel_names), source.npix, source.npix), np.float32)
     pool_y = np.empty(0, np.float32)
     emitted = 0
-    for start in range(0, len(models), block_models):
-        block = np.sort(models[start:start + block_models])
-        maps = source.read_models(block)
-        rows = images[np.isin(images[:, 0], block)]
-        x = maps[np.searchsorted(block, rows[:, 0]), rows[:, 1]]
-        pool_x = np.concatenate([pool_x, x])
-        pool_y = np.concatenate([pool_y, source.labels[rows[:, 0]]])
-        if shuffle:
-            order = rng.permutation(len(pool_y))
-            pool_x, pool_y = pool_x[order], pool_y[order]
-        n_full = len(pool_y) // batch_size
-        for b in range(n_full):
+    # read the next block in a background thread while this one is cut into batches (zarr decompression
+    # releases the GIL); at most two blocks are in memory at once
+    with ThreadPoolExecutor(max_workers=1) as reader:
+        pending = reader.submit(source.read_models, blocks[0]) if blocks else None
+        for k, block in enumerate(blocks):
+            maps = pending.result()
+            pending = reader.submit(source.read_models, blocks[k + 1]) if k + 1 < len(blocks) else None
+            rows = images[np.isin(images[:, 0], block)]
+            x = maps[np.searchsorted(block, rows[:, 0]), rows[:, 1]]
+            pool_x = np.concatenate([pool_x, x])
+            pool_y = np.concatenate([pool_y, source.labels[rows[:, 0]]])
+            if shuffle:
+                order = rng.permutation(len(pool_y))
+                pool_x, pool_y = pool_x[order], pool_y[order]
+            n_full = len(pool_y) // batch_size
+            if steps is not None:
+                n_full = min(n_full, steps - emitted)
+            for b in range(n_full):
+                sl = slice(b * batch_size, (b + 1) * batch_size)
+                yield _to_inputs(pool_x[sl], rng, noise_kms), pool_y[sl, None]
+            emitted += n_full
+            pool_x, pool_y = pool_x[n_full * batch_size:], pool_y[n_full * batch_size:]
             if steps is not None and emitted >= steps:
+                if pending is not None:
+                    pending.cancel()
                 return
-            sl = slice(b * batch_size, (b + 1) * batch_size)
-            yield _to_inputs(pool_x[sl], rng, noise_kms), pool_y[sl, None]
-            emitted += 1
-        pool_x, pool_y = pool_x[n_full * batch_size:], pool_y[n_full * batch_size:]
     if steps is not None and emitted < steps:
         raise ConfigError(f"only {emitted} full batches of {batch_size} in {len(images)} images; "
                           f"{steps} steps were asked for")

@@ -1,0 +1,155 @@
+"""Benchmark: the zarr input pipeline against the same batches from memory, and CNN training throughput.
+
+Builds a store with :func:`gcs_hpc.store.create_store` / ``write_model`` (synthetic maps: sigma scaling
+as M^(1/3) with noise; the pipeline does not care what the numbers are), then in the same run measures:
+
+1. input pipeline, images/s: one epoch of shuffled, noisy, prefetched ``tf.data`` batches read lazily
+   from zarr (:class:`gcs_hpc.learn.data.StoreMaps`, a block of ``--cache-mb`` of models at a time)
+   against the identical batches from maps held in memory (:class:`~gcs_hpc.learn.data.MemoryMaps`);
+   the ratio zarr/memory is the figure of merit (target >= 0.9);
+2. training throughput, images/s, of each net (conv2/conv4, 2 channels) on this machine's CPU: the
+   custom-loop train step fed by the zarr pipeline and by in-memory batches (ratio again).
+
+Each figure is the best of ``--repeats`` runs, zarr and memory measured alternately (the machine is
+shared: timings are noisy).
+
+Usage: ``python benchmarks/learn_pipeline.py [--models 200] [--angles 100] [--batch-size 32]
+[--cache-mb 1] [--threads 2] [--repeats 3]``
+"""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+import argparse  # noqa: E402
+import sys  # noqa: E402
+import tempfile  # noqa: E402
+import time  # noqa: E402
+import warnings  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import numpy as np  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from gcs_hpc import store  # noqa: E402
+from gcs_hpc.learn import data, nets  # noqa: E402
+from gcs_hpc.specs import PRESETS, GalaxySpec, MapSpec, ModelSpec  # noqa: E402
+
+
+def build_store(path: Path, n_models: int, n_angles: int, seed: int = 0) -> None:
+    """A store of ``n_models`` disk models with synthetic maps (all done)."""
+    rng = np.random.default_rng(seed)
+    specs = [ModelSpec("disk", GalaxySpec(M_halo=float(10 ** rng.uniform(11.3, 12.7))), PRESETS["tiny"],
+                       seed=i) for i in range(n_models)]
+    map_spec = MapSpec(n_angles=n_angles)
+    store.create_store(path, specs, map_spec, "# learn_pipeline benchmark store\n")
+    p = map_spec.npix
+    for i, spec in enumerate(specs):
+        amp = 150.0 * (spec.M_total / 1e12) ** (1 / 3)
+        maps = amp * (1 + 0.15 * rng.normal(size=(n_angles, 2, p, p)))
+        maps[:, 1] -= amp
+        store.write_model(path, i, maps.astype(np.float32), np.ones((n_angles, p, p), np.int32))
+
+
+def pipeline_rate(source: data.StoreMaps, images: np.ndarray, batch: int, steps: int,
+                  cache_mb: float, epoch: int) -> float:
+    """Images/s of one epoch of the tf.data pipeline (consumed without training)."""
+    ds = data.training_dataset(source, images, batch, steps, seed=0, epoch=epoch, worker=0, noise_kms=5.0,
+                               cache_mb=cache_mb)
+    t0 = time.perf_counter()
+    n = sum(int(x.shape[0]) for x, _ in ds)
+    return n / (time.perf_counter() - t0)
+
+
+def training_rate(tf, arch: str, source: data.StoreMaps, images: np.ndarray, batch: int, steps: int,
+                  cache_mb: float, epoch: int) -> float:
+    """Images/s of the train step (forward, backward, Adam) over one epoch fed by the pipeline."""
+    import keras
+
+    model = nets.build_net(arch, len(source.channel_names), source.npix, seed=0)
+    opt = keras.optimizers.Adam(1e-3)
+
+    @tf.function
+    def step(x, y):
+        with tf.GradientTape() as tape:
+            loss = tf.reduce_mean(tf.square(model(x, training=True) - y))
+        opt.apply_gradients(zip(tape.gradient(loss, model.trainable_variables), model.trainable_variables))
+        return loss
+
+    ds = data.training_dataset(source, images, batch, steps, seed=0, epoch=epoch, worker=0, cache_mb=cache_mb)
+    it = iter(ds)
+    step(*next(it))  # trace outside the timing
+    t0 = time.perf_counter()
+    n = 0
+    for x, y in it:
+        step(x, y)
+        n += int(x.shape[0])
+    return n / (time.perf_counter() - t0)
+
+
+def interleaved(measure, zarr_src: data.StoreMaps, mem_src: data.StoreMaps, repeats: int) -> tuple[float, float]:
+    """Best of ``repeats`` for each source, measured alternately so that load changes hit both alike."""
+    z, m = [], []
+    for r in range(repeats):
+        z.append(measure(zarr_src, r))
+        m.append(measure(mem_src, r))
+    return max(z), max(m)
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--models", type=int, default=200)
+    p.add_argument("--angles", type=int, default=100)
+    p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument("--cache-mb", type=float, default=1.0, help="reader block size (forces many zarr reads)")
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--repeats", type=int, default=3)
+    p.add_argument("--train-steps", type=int, default=150, help="steps timed per training figure")
+    args = p.parse_args(argv)
+
+    import tensorflow as tf
+
+    tf.config.threading.set_intra_op_parallelism_threads(args.threads)
+    tf.config.threading.set_inter_op_parallelism_threads(args.threads)
+    with tempfile.TemporaryDirectory() as tmp, warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        path = Path(tmp) / "bench.zarr"
+        t0 = time.perf_counter()
+        build_store(path, args.models, args.angles)
+        print(f"store: {args.models} models x {args.angles} angles x 2 x 10 x 10 "
+              f"({args.models * args.angles} images) written in {time.perf_counter() - t0:.1f} s")
+        images = data.make_split(data.open_store(path), "model").train
+        zarr_src, mem_src = data.StoreMaps(path, 2), data.MemoryMaps(path, 2)
+        steps = len(images) // args.batch_size
+        print(f"pipeline: {steps} batches of {args.batch_size} per epoch, shuffle + 5 km/s noise + prefetch, "
+              f"threads {args.threads}, best of {args.repeats}, zarr and memory alternately")
+        print(f"{'input pipeline images/s':<34}{'zarr':>10}{'memory':>10}{'zarr/memory':>14}")
+        for cache_mb in (args.cache_mb, 64.0):
+            per_block = max(1, int(cache_mb * 2**20 // zarr_src.model_nbytes))
+            z, m = interleaved(lambda src, r: pipeline_rate(src, images, args.batch_size, steps, cache_mb, r),
+                               zarr_src, mem_src, args.repeats)
+            name = f"block {cache_mb:g} MB ({min(per_block, args.models)} models/read)"
+            print(f"{name:<34}{z:10.0f}{m:10.0f}{z / m:14.2f}   (target >= 0.9)")
+        models = np.arange(min(13, args.models))
+        t0 = time.perf_counter()
+        for _ in range(10):
+            zarr_src.read_models(models)
+        print(f"zarr read: {(time.perf_counter() - t0) / 10 / len(models) * 1e3:.2f} ms per model chunk "
+              f"({zarr_src.model_nbytes / 1024:.0f} KiB)")
+        tsteps = min(steps, args.train_steps)
+        print(f"\ntraining on CPU ({tsteps} steps of {args.batch_size}, custom-loop step, Adam)")
+        print(f"{'net (block ' + format(args.cache_mb, 'g') + ' MB)':<24}{'from zarr':>12}{'from memory':>12}"
+              f"{'zarr/memory':>14}")
+        for arch in ("conv2", "conv4"):
+            tz, tm = interleaved(lambda src, r: training_rate(tf, arch, src, images, args.batch_size, tsteps,
+                                                              args.cache_mb, r),
+                                 zarr_src, mem_src, args.repeats)
+            print(f"{arch + ' 2ch images/s':<24}{tz:12.0f}{tm:12.0f}{tz / tm:14.2f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
