@@ -32,8 +32,8 @@ from gcs_hpc.config import spec_from_mapping, spec_to_dict
 from gcs_hpc.errors import StoreError
 from gcs_hpc.specs import MapSpec, ModelSpec
 from gcs_hpc.store.labels import HI_KEY, LO_KEY, label_attrs
-from gcs_hpc.store.schema import (ARRAY_DIMS, SCHEMA_VERSION, STATUS_DONE, STATUS_FAILED, ArraySchema,
-                                  build_schema, dims_sizes)
+from gcs_hpc.store.schema import (ARRAY_DIMS, SCHEMA_VERSION, STATUS_DONE, STATUS_FAILED, STATUS_PENDING,
+                                  ArraySchema, build_schema, dims_sizes)
 from gcs_hpc.xp import to_numpy
 
 #: Longest error message kept in the store (characters).
@@ -274,9 +274,9 @@ def _check_index(index: Any, n_models: int) -> int:
     return int(index)
 
 
-def _write_region(path: str | os.PathLike, index: int, maps: Any, counts: Any) -> None:
-    """Write one model's maps and counts (its region) without touching its status."""
-    group = _open_group(path, mode="r+")
+def _checked_region(group: zarr.Group, index: Any, maps: Any, counts: Any) -> tuple[int, np.ndarray,
+                                                                                     np.ndarray]:
+    """Validate one model's maps and counts against the store; return them as float32 / int32."""
     maps_arr, counts_arr = _array(group, "maps"), _array(group, "counts")
     index = _check_index(index, maps_arr.shape[0])
     maps = np.asarray(to_numpy(maps))
@@ -291,8 +291,15 @@ def _write_region(path: str | os.PathLike, index: int, maps: Any, counts: Any) -
         raise StoreError(f"write_model: maps of model {index} hold NaN or inf; allowed: finite km/s")
     if counts.dtype.kind not in "iu" or counts.min(initial=0) < 0:
         raise StoreError(f"write_model: counts of model {index} must be integers >= 0")
-    maps_arr[index] = maps.astype(np.float32)
-    counts_arr[index] = counts.astype(np.int32)
+    return index, maps.astype(np.float32), counts.astype(np.int32)
+
+
+def _write_region(path: str | os.PathLike, index: int, maps: Any, counts: Any) -> None:
+    """Write one model's maps and counts (its region) without touching its status."""
+    group = _open_group(path, mode="r+")
+    index, maps, counts = _checked_region(group, index, maps, counts)
+    group["maps"][index] = maps
+    group["counts"][index] = counts
 
 
 def _set_status(path: str | os.PathLike, index: int, status: str, error: str) -> None:
@@ -317,11 +324,23 @@ def write_model(path: str | os.PathLike, index: int, maps: Any, counts: Any) -> 
     counts
         int (n_angles, npix, npix).
 
+    Notes
+    -----
+    Validation happens before any write. A model that was done is set back to pending for the
+    duration of a rewrite.
+
     Raises
     ------
     StoreError
         For a wrong index, shape or non-finite maps, or a missing or corrupt store; nothing is written.
     """
+    group = _open_group(path, mode="r+")
+    status_arr = _array(group, "status")
+    index = _checked_region(group, index, maps, counts)[0]
+    if str(status_arr[index]) == STATUS_DONE:
+        # Rewriting a done model: it is not done while its region changes (maps and counts are two
+        # chunks, so a crash in between must not leave a done model with maps and counts of two runs).
+        status_arr[index] = STATUS_PENDING
     _write_region(path, index, maps, counts)
     _set_status(path, index, STATUS_DONE, "")
 

@@ -71,10 +71,12 @@ def test_bad_writes_are_refused_and_write_nothing(store, map_spec, index, maps_s
         maps = np.zeros(maps_shape, np.float32)
     if counts_shape:
         counts = np.zeros(counts_shape, np.int32)
+    write_model(store, 0, *fake_model_maps(0, map_spec))
     before = checksums(store)
     with pytest.raises(StoreError, match=match):
         write_model(store, index, maps, counts)
     assert checksums(store) == before
+    assert model_status(store)[0] == "done"
 
 
 def test_non_finite_maps_are_refused(store, map_spec):
