@@ -35,10 +35,13 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
+        from gcs_hpc.config import check_choice
         from gcs_hpc.galaxy import build_model
         from gcs_hpc.nbody import evolve
+        from gcs_hpc.nbody.gravity import REGISTRY
         from gcs_hpc.xp import array_module
 
+        check_choice("nbody", "backend", args.backend, ["auto", *sorted(REGISTRY)])
         preset = get_preset(args.preset)
         spec = ModelSpec(kind=args.kind, galaxy=GalaxySpec(), preset=preset, seed=args.seed,
                          merger=MergerSpec() if args.kind == "merger" else None)

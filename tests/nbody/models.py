@@ -22,8 +22,12 @@ def kepler_binary(m1: float = 1.0, m2: float = 0.5, a: float = 1.0, e: float = 0
 
 
 def plummer_sphere(n: int, seed: int = 0, total_mass: float = 1.0, scale: float = 1.0, n_tracers: int = 0,
-                   r_max: float = 20.0) -> Particles:
+                   r_max: float = 20.0, virial_softening: float | None = None) -> Particles:
     """Isotropic Plummer sphere in equilibrium (Aarseth, Henon & Wielen 1974), centre-of-mass frame.
+
+    With ``virial_softening`` the massive particles' velocities are rescaled so that 2T = |W| exactly for
+    the Plummer-softened potential energy W (computed here with a plain NumPy pair sum), removing the
+    ~1/sqrt(N) virial mismatch of a random realisation.
 
     ``n_tracers`` massless tracers (component GC) are drawn from the same distribution function; they are
     appended after the massive particles and use an independent random stream, so the massive particles
@@ -51,6 +55,9 @@ def plummer_sphere(n: int, seed: int = 0, total_mass: float = 1.0, scale: float 
     mass = np.full(n, total_mass / n)
     pos -= np.average(pos, axis=0, weights=mass)
     vel -= np.average(vel, axis=0, weights=mass)
+    if virial_softening is not None:
+        kinetic = 0.5 * np.sum(mass * np.sum(vel**2, axis=1))
+        vel *= math.sqrt(-softened_potential_energy(pos, mass, virial_softening) / (2.0 * kinetic))
     component = np.full(n, BULGE, np.int8)
     if n_tracers:
         tpos, tvel = draw(np.random.default_rng([seed, 1]), n_tracers)
@@ -59,6 +66,15 @@ def plummer_sphere(n: int, seed: int = 0, total_mass: float = 1.0, scale: float 
         mass = np.concatenate([mass, np.zeros(n_tracers)])
         component = np.concatenate([component, np.full(n_tracers, GC, np.int8)])
     return Particles(pos=pos, vel=vel, mass=mass, component=component, galaxy=np.zeros(len(mass), np.int8))
+
+
+def softened_potential_energy(pos: np.ndarray, mass: np.ndarray, eps: float) -> float:
+    """W = -sum_{i<j} m_i m_j / sqrt(r_ij^2 + eps^2), by rows of a NumPy pair sum."""
+    w = 0.0
+    for i in range(len(mass) - 1):
+        d2 = np.sum((pos[i + 1:] - pos[i]) ** 2, axis=1)
+        w -= mass[i] * np.sum(mass[i + 1:] / np.sqrt(d2 + eps * eps))
+    return float(w)
 
 
 def _unit_vectors(rng: np.random.Generator, k: int) -> np.ndarray:
