@@ -1,0 +1,84 @@
+"""``python -m gcs_hpc.experiments``: run the paper's experiments and write the results report.
+
+    python -m gcs_hpc.experiments run DL1 --scale laptop       # one experiment
+    python -m gcs_hpc.experiments run all --scale laptop       # every file in configs/experiments/
+    python -m gcs_hpc.experiments report                       # docs/results.md and docs/figures/*.png
+    python -m gcs_hpc.experiments list                         # the experiments and their stores
+
+Exit status: 0 done, 2 bad input (nothing run), 1 a stage failed (the message says which; rerun to
+resume: finished stores and nets are reused).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+from typing import Sequence
+
+from gcs_hpc.errors import GcsError
+from gcs_hpc.experiments.spec import SCALES
+
+EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The command-line interface."""
+    p = argparse.ArgumentParser(prog="python -m gcs_hpc.experiments", description=__doc__.split("\n")[0],
+                                epilog=__doc__.split("\n", 2)[2],
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = p.add_subparsers(dest="command", required=True)
+    r = sub.add_parser("run", help="run experiments (campaign, training, evaluation, classic estimators)")
+    r.add_argument("names", nargs="+", metavar="NAME", help="experiment names (configs/experiments/) or 'all'")
+    r.add_argument("--scale", required=True, choices=SCALES, help="sizes to run at (test, laptop, paper)")
+    r.add_argument("--runs", default="runs", help="folder for stores, nets and results (default ./runs)")
+    rep = sub.add_parser("report", help="write the results report from a runs folder")
+    rep.add_argument("--scale", default="laptop", choices=SCALES)
+    rep.add_argument("--runs", default="runs")
+    rep.add_argument("--out", default="docs/results.md", help="Markdown report (figures go beside it)")
+    ls = sub.add_parser("list", help="list the experiments and the store each uses")
+    ls.add_argument("--scale", default="laptop", choices=SCALES)
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the CLI; return the exit status."""
+    args = build_parser().parse_args(argv)
+    try:
+        if args.command == "list":
+            from gcs_hpc.experiments.spec import check_shared_stores, load_experiments
+
+            specs = load_experiments("all")
+            check_shared_stores(specs, args.scale)
+            for s in specs:
+                z = s.scale(args.scale)
+                print(f"{s.name:12s} store {s.campaign:22s} {s.net} channels {list(s.channels)} splits "
+                      f"{list(s.splits)} noise {s.noise_kms:g} km/s | {args.scale}: {z.n_models} models x "
+                      f"{z.n_angles} angles, {z.preset}, {z.epochs} epochs")
+            return EXIT_OK
+        if args.command == "report":
+            from gcs_hpc.experiments.report import write_report
+
+            path = write_report(Path(args.runs), args.scale, Path(args.out))
+            print(f"report: {path}")
+            return EXIT_OK
+        from gcs_hpc.experiments.runner import run
+        from gcs_hpc.experiments.spec import load_experiments
+
+        names = "all" if args.names == ["all"] else args.names
+        for spec in load_experiments(names):  # bad names or files: exit 2 before anything runs
+            spec.scale(args.scale)
+        t0 = time.perf_counter()
+        results = run(names, args.scale, Path(args.runs), log=lambda m: print(m, flush=True))
+        print(f"{len(results)} experiment(s) done in {time.perf_counter() - t0:.0f} s; results under "
+              f"{Path(args.runs) / args.scale}; write the report with: python -m gcs_hpc.experiments report "
+              f"--scale {args.scale}", flush=True)
+        return EXIT_OK
+    except GcsError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT if "config" in type(exc).__name__.lower() else EXIT_FAILED
+
+
+if __name__ == "__main__":
+    sys.exit(main())
