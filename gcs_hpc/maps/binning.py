@@ -46,6 +46,8 @@ from gcs_hpc.specs import MapSpec
 
 #: The Gaussian smoothing kernel is cut at this many R_sm along each axis.
 KERNEL_TRUNCATE: float = 3.0
+#: Points (maps x GCs) binned at once on the CPU: the temporaries of a block stay in the caches.
+CACHE_BLOCK_POINTS: int = 1 << 15
 #: Channel order of the maps.
 CHANNELS: tuple[str, str] = ("sigma", "V")
 
@@ -69,6 +71,29 @@ def smoothing_kernel(map_spec: MapSpec) -> np.ndarray:
     k = np.exp(-0.5 * (d / map_spec.smoothing) ** 2)
     k[np.abs(d) > KERNEL_TRUNCATE * map_spec.smoothing * (1.0 + 1e-9)] = 0.0  # inclusive cut
     return k
+
+
+def _pixel_moments(x: Any, y: Any, v: Any, err: Any, width: Any, npix: int,
+                   xp: ModuleType) -> tuple[Any, Any, Any, Any]:
+    """Per-pixel number, mean velocity, sum of squared deviations from it and sum of error variances,
+    for maps ``x, y, v`` of shape (n_maps, n_gc) with field widths ``width`` (n_maps, 1); flat arrays of
+    size n_maps * npix^2."""
+    n_maps = x.shape[0]
+    u = (x / width + 0.5) * npix
+    w = (y / width + 0.5) * npix
+    inside = (u >= 0) & (u < npix) & (w >= 0) & (w < npix)
+    ix = xp.clip(xp.floor(u), 0, npix - 1).astype(xp.int64)
+    iy = xp.clip(xp.floor(w), 0, npix - 1).astype(xp.int64)
+    flat = xp.arange(n_maps, dtype=xp.int64)[:, None] * (npix * npix) + iy * npix + ix
+    idx = flat[inside]
+    vv = v[inside]
+    size = n_maps * npix * npix
+    n_gc = xp.bincount(idx, minlength=size).astype(xp.float64)
+    s1 = xp.bincount(idx, weights=vv, minlength=size)
+    pixel_mean = xp.where(n_gc > 0, s1 / xp.maximum(n_gc, 1.0), 0.0)
+    sum_sq_dev = xp.bincount(idx, weights=(vv - pixel_mean[idx]) ** 2, minlength=size)
+    err_var = None if err is None else xp.bincount(idx, weights=err[inside] ** 2, minlength=size)
+    return n_gc, pixel_mean, sum_sq_dev, err_var
 
 
 def _smooth(field: Any, kernel: Any) -> Any:
@@ -122,7 +147,6 @@ def bin_projected(x_kpc: Any, y_kpc: Any, v_kms: Any, map_spec: MapSpec, scale_k
     lead = x.shape[:-1]
     n_maps = int(np.prod(lead)) if lead else 1
     npix = map_spec.npix
-    n_pix2 = npix * npix
     scale = xp.asarray(scale_kpc, dtype=xp.float64)
     if scale.shape not in ((), lead):
         raise ValueError(f"bin_projected: scale_kpc has shape {scale.shape}; allowed: a scalar or {lead}")
@@ -135,32 +159,28 @@ def bin_projected(x_kpc: Any, y_kpc: Any, v_kms: Any, map_spec: MapSpec, scale_k
     y = y.reshape(n_maps, -1)
     v = v.reshape(n_maps, -1)
 
-    width = map_spec.fov * scale  # kpc, (n_maps, 1)
-    u = (x / width + 0.5) * npix
-    w = (y / width + 0.5) * npix
-    inside = (u >= 0) & (u < npix) & (w >= 0) & (w < npix)
-    ix = xp.clip(xp.floor(u), 0, npix - 1).astype(xp.int64)
-    iy = xp.clip(xp.floor(w), 0, npix - 1).astype(xp.int64)
-    flat = xp.arange(n_maps, dtype=xp.int64)[:, None] * n_pix2 + iy * npix + ix
-    idx = flat[inside]
-    vv = v[inside]
-    size = n_maps * n_pix2
-
-    n_gc = xp.bincount(idx, minlength=size).astype(xp.float64)
-    s1 = xp.bincount(idx, weights=vv, minlength=size)
-    pixel_mean = xp.where(n_gc > 0, s1 / xp.maximum(n_gc, 1.0), 0.0)
-    sum_sq_dev = xp.bincount(idx, weights=(vv - pixel_mean[idx]) ** 2, minlength=size)
+    err = None
     if v_err_kms is not None:
         err = xp.broadcast_to(xp.asarray(v_err_kms, dtype=xp.float64), lead + (x.shape[-1],))
-        err = err.reshape(n_maps, -1)[inside]
+        err = err.reshape(n_maps, -1)
         if not bool(xp.all(xp.isfinite(err) & (err >= 0))):
             raise ValueError("bin_projected: v_err_kms must be finite and >= 0 km/s")
-        err_var = xp.bincount(idx, weights=err**2, minlength=size).reshape(n_maps, npix, npix)
+
+    # Blocks of maps small enough for the CPU caches (one block on a GPU); each map's sums run over its
+    # GCs in the same order whatever the blocking, so the result does not depend on it.
+    per_block = n_maps if xp is not np else max(1, CACHE_BLOCK_POINTS // max(x.shape[-1], 1))
+    parts = [_pixel_moments(x[s], y[s], v[s], None if err is None else err[s],
+                            map_spec.fov * scale[s], npix, xp)
+             for s in (slice(i, i + per_block) for i in range(0, n_maps, per_block))]
+    n_gc, pixel_mean, sum_sq_dev, err_var = (
+        None if parts[0][k] is None else xp.concatenate([part[k] for part in parts]) for k in range(4))
 
     shape = (n_maps, npix, npix)
     n_gc = n_gc.reshape(shape)
     pixel_mean = pixel_mean.reshape(shape)
     sum_sq_dev = sum_sq_dev.reshape(shape)
+    if err_var is not None:
+        err_var = err_var.reshape(shape)
     # Reference velocity per map (its mean) keeps the moment sums well conditioned.
     total = xp.sum(n_gc, axis=(1, 2), keepdims=True)
     ref = xp.sum(n_gc * pixel_mean, axis=(1, 2), keepdims=True) / xp.maximum(total, 1.0)
