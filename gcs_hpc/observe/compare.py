@@ -208,7 +208,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--indices", type=int, nargs="*", help="models to use instead of the test split")
     p.add_argument("--n-views", type=int, default=3)
     p.add_argument("--max-models", type=int)
-    p.add_argument("--backend", default="auto")
+    p.add_argument("--backend", default="auto",
+                   help="N-body backend; must be the campaign's for bit-identical rebuilt runs")
     p.add_argument("--json", help="write the full result (rows and table) here")
     p.add_argument("--markdown", help="write the table here")
     args = p.parse_args(argv)
@@ -224,6 +225,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     text = markdown_table(result["table"])
+    same = sum(r["maps_reproduced"] for r in result["rows"])
+    text += (f"\n\nmaps reproduced for {same} of {len(result['rows'])} views"
+             + ("" if same == len(result["rows"]) else " (use the campaign's --backend to rebuild the same runs)"))
     if args.json:
         Path(args.json).write_text(json.dumps(result, indent=1))
     if args.markdown:
