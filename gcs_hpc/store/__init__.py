@@ -7,6 +7,10 @@ The schema lives in :mod:`gcs_hpc.store.schema`; creation, validation and region
 >>> for i in pending_indices(path):                         # resume: done models are skipped
 ...     write_model(path, i, *make_model_maps(...))         # region write, then status = done
 >>> ds = xr.open_zarr(path)                                 # maps (model, angle, channel, y, x)
+
+Strings (``kind``, ``suite``, ``status``, ``error``, ``channel``) use the zarr v3 ``string`` data type
+(variable-length UTF-8); xarray reads them as NumPy ``StringDType`` arrays, which compare with ``==``
+like any string array. :func:`model_status` returns a plain ``<U`` array.
 """
 
 from __future__ import annotations

@@ -202,6 +202,11 @@ def create_store(path: str | os.PathLike, models: Sequence[ModelSpec], map_spec:
         If a store exists at ``path`` with another schema, map spec, config text, model list or label
         normalisation (the message names every difference), or is corrupt, or ``path`` is a non-empty
         folder that is not a store. Nothing is written in any of these cases.
+
+    Notes
+    -----
+    The package version and creation time are recorded but not compared: a newer gcs_hpc may resume a
+    campaign as long as the schema version, config text, map spec and models match.
     """
     path = Path(path)
     if not models:
@@ -362,7 +367,12 @@ def mark_failed(path: str | os.PathLike, index: int, message: str) -> None:
 
 def model_status(path: str | os.PathLike) -> np.ndarray:
     """Status of every model ("pending", "done" or "failed"), a NumPy array of str."""
-    return _as_str_array(_array(_open_group(path), "status")[...])
+    arr = _array(_open_group(path), "status")
+    try:
+        values = arr[...]
+    except Exception as exc:  # a damaged chunk file
+        raise StoreError(f"store {str(path)!r} is corrupt: status cannot be read ({exc})") from exc
+    return _as_str_array(values)
 
 
 def pending_indices(path: str | os.PathLike) -> list[int]:

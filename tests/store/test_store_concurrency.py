@@ -12,46 +12,13 @@ import numpy as np
 import pytest
 import xarray as xr
 
-from gcs_hpc.specs import MapSpec
 from gcs_hpc.store import create_store, model_status, pending_indices, validate_store, write_model
-from gcs_hpc.store.cube import _write_region
 
-from .helpers import fake_model_maps, small_models
+from .helpers import fake_model_maps
+from .writers import (CONFIG, MAP_SPEC, N_MODELS, create, models, write_forever, write_models,
+                      write_region_then_hang)
 
 SPAWN = mp.get_context("spawn")  # fresh interpreters, as on a cluster (no forked zarr threads)
-MAP_SPEC = MapSpec(n_angles=100)  # 80 kB per model: writes take long enough to be interrupted
-CONFIG = "campaign: {name: concurrency}\n"
-N_MODELS = 12
-
-
-def _models():
-    base = small_models()
-    return [base[i % len(base)].__class__(**{**base[i % len(base)].__dict__, "seed": 100 + i})
-            for i in range(N_MODELS)]
-
-
-def _write_models(path: str, indices: list[int], barrier) -> None:
-    barrier.wait(timeout=60)
-    for i in indices:
-        write_model(path, i, *fake_model_maps(i, MAP_SPEC))
-
-
-def _write_region_then_hang(path: str, index: int, conn) -> None:
-    _write_region(path, index, *fake_model_maps(index, MAP_SPEC))
-    conn.send("region written")
-    time.sleep(120)  # the parent kills us here: maps written, status not yet
-
-
-def _write_forever(path: str, conn) -> None:
-    conn.send("started")
-    while True:
-        for i in range(N_MODELS):
-            write_model(path, i, *fake_model_maps(i, MAP_SPEC))
-
-
-def _create(path: str, barrier) -> None:
-    barrier.wait(timeout=60)
-    create_store(path, _models(), MAP_SPEC, CONFIG)
 
 
 def _content(path: Path) -> dict[str, bytes]:
@@ -65,7 +32,7 @@ def _content(path: Path) -> dict[str, bytes]:
 def reference(tmp_path_factory) -> Path:
     """The cube written by one writer, model after model."""
     path = tmp_path_factory.mktemp("reference") / "cube.zarr"
-    create_store(path, _models(), MAP_SPEC, CONFIG)
+    create_store(path, models(), MAP_SPEC, CONFIG)
     for i in range(N_MODELS):
         write_model(path, i, *fake_model_maps(i, MAP_SPEC))
     return path
@@ -73,7 +40,7 @@ def reference(tmp_path_factory) -> Path:
 
 def _new_store(tmp_path: Path) -> Path:
     path = tmp_path / "cube.zarr"
-    create_store(path, _models(), MAP_SPEC, CONFIG)
+    create_store(path, models(), MAP_SPEC, CONFIG)
     return path
 
 
@@ -86,7 +53,7 @@ def _assert_same_cube(path: Path, reference: Path) -> None:
 def test_concurrent_writers_give_the_cube_of_one_writer(tmp_path, reference):
     path = _new_store(tmp_path)
     barrier = SPAWN.Barrier(3)
-    procs = [SPAWN.Process(target=_write_models, args=(str(path), list(range(k, N_MODELS, 3)), barrier))
+    procs = [SPAWN.Process(target=write_models, args=(str(path), list(range(k, N_MODELS, 3)), barrier))
              for k in range(3)]
     for p in procs:
         p.start()
@@ -103,7 +70,7 @@ def test_writer_killed_between_maps_and_status_leaves_model_pending(tmp_path, re
         if i != 5:
             write_model(path, i, *fake_model_maps(i, MAP_SPEC))
     parent, child = SPAWN.Pipe()
-    proc = SPAWN.Process(target=_write_region_then_hang, args=(str(path), 5, child))
+    proc = SPAWN.Process(target=write_region_then_hang, args=(str(path), 5, child))
     proc.start()
     assert parent.poll(60) and parent.recv() == "region written"
     os.kill(proc.pid, signal.SIGKILL)
@@ -121,7 +88,7 @@ def test_writer_killed_between_maps_and_status_leaves_model_pending(tmp_path, re
 def test_writer_killed_mid_write_never_leaves_a_wrong_done_model(tmp_path, reference, delay_s):
     path = _new_store(tmp_path)
     parent, child = SPAWN.Pipe()
-    proc = SPAWN.Process(target=_write_forever, args=(str(path), child))
+    proc = SPAWN.Process(target=write_forever, args=(str(path), child))
     proc.start()
     assert parent.poll(60) and parent.recv() == "started"
     time.sleep(delay_s)
@@ -143,7 +110,7 @@ def test_writer_killed_mid_write_never_leaves_a_wrong_done_model(tmp_path, refer
 def test_racing_creators_make_one_valid_store(tmp_path):
     path = tmp_path / "cube.zarr"
     barrier = SPAWN.Barrier(3)
-    procs = [SPAWN.Process(target=_create, args=(str(path), barrier)) for _ in range(3)]
+    procs = [SPAWN.Process(target=create, args=(str(path), barrier)) for _ in range(3)]
     for p in procs:
         p.start()
     for p in procs:

@@ -132,6 +132,11 @@ def test_corrupt_or_foreign_paths_give_clear_errors(tmp_path, store, models, map
     with pytest.raises(StoreError, match="array 'counts' is missing"):
         create_store(store, models, map_spec, config_yaml)
     assert checksums(store) == before
+    status_chunk = store / "status" / "c" / "0"
+    status_chunk.parent.mkdir(parents=True, exist_ok=True)
+    status_chunk.write_bytes(b"garbage")
+    with pytest.raises(StoreError, match="corrupt: status cannot be read"):
+        model_status(store)
     with pytest.raises(StoreError, match="does not exist"):
         model_status(tmp_path / "nowhere.zarr")
     foreign = tmp_path / "results"
