@@ -132,8 +132,8 @@ def bin_projected(x_kpc: Any, y_kpc: Any, v_kms: Any, map_spec: MapSpec, scale_k
     Raises
     ------
     ValueError
-        If the shapes do not broadcast, ``scale_kpc`` is not positive and finite, or a velocity is not
-        finite.
+        If the shapes do not broadcast, ``scale_kpc`` is not positive and finite, or a position or
+        velocity is not finite.
     """
     try:
         x, y, v = xp.broadcast_arrays(xp.asarray(x_kpc, dtype=xp.float64),
@@ -154,6 +154,8 @@ def bin_projected(x_kpc: Any, y_kpc: Any, v_kms: Any, map_spec: MapSpec, scale_k
         raise ValueError("bin_projected: scale_kpc must be finite and > 0 (the length of one fov_unit in kpc)")
     if not bool(xp.all(xp.isfinite(v))):
         raise ValueError("bin_projected: v_kms holds NaN or inf; allowed: finite velocities in km/s")
+    if not bool(xp.all(xp.isfinite(x)) and xp.all(xp.isfinite(y))):
+        raise ValueError("bin_projected: x_kpc or y_kpc holds NaN or inf; allowed: finite positions in kpc")
     scale = xp.broadcast_to(scale, lead).reshape(n_maps, 1)
     x = x.reshape(n_maps, -1)
     y = y.reshape(n_maps, -1)

@@ -201,6 +201,7 @@ def test_identical_inputs_give_identical_maps():
         ({"scale_kpc": 0.0}, "scale_kpc must be finite and > 0"),
         ({"scale_kpc": np.ones(3)}, "scale_kpc has shape"),
         ({"v_kms": np.array([1.0, np.nan])}, "v_kms holds NaN"),
+        ({"y_kpc": np.array([np.inf, 0.0])}, "x_kpc or y_kpc holds NaN or inf"),
         ({"x_kpc": np.zeros(3)}, "must have one shape"),
         ({"v_err_kms": -1.0}, "v_err_kms must be finite and >= 0"),
     ],
@@ -210,3 +211,12 @@ def test_bad_input_is_refused_with_a_clear_message(kwargs, match):
     args.update(kwargs)
     with pytest.raises(ValueError, match=match):
         bin_projected(args.pop("x_kpc"), args.pop("y_kpc"), args.pop("v_kms"), MapSpec(), **args)
+
+
+def test_maps_without_gcs_are_all_fill():
+    spec = MapSpec(n_angles=1, empty_fill=50.0)
+    maps, counts = bin_projected(np.zeros((3, 0)), np.zeros((3, 0)), np.zeros((3, 0)), spec, 1.0)
+    assert maps.shape == (3, 2, 10, 10) and np.all(maps == 50.0)
+    assert counts.shape == (3, 10, 10) and np.all(counts == 0)
+    far, far_counts = bin_projected(np.full(5, 100.0), np.zeros(5), np.ones(5), spec, 1.0)
+    assert np.all(far == 50.0) and far_counts.sum() == 0
