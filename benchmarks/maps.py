@@ -48,7 +48,8 @@ def synthetic_model(n_stars: int, n_gc: int, seed: int = 0) -> Particles:
         return np.minimum(r, 3.0)[:, None] * u / np.linalg.norm(u, axis=1, keepdims=True)
 
     star_pos, gc_pos = plummer(n_stars, 0.2), plummer(n_gc, 0.3)
-    gc_vel = rng.normal(0, 1.0, (n_gc, 3)) + 0.5 * np.stack([-gc_pos[:, 1], gc_pos[:, 0], 0 * gc_pos[:, 0]], 1)
+    spin = np.stack([-gc_pos[:, 1], gc_pos[:, 0], np.zeros(n_gc)], axis=1)
+    gc_vel = rng.normal(0, 1.0, (n_gc, 3)) + 0.5 * spin
     n = n_stars + n_gc
     return Particles(pos=np.concatenate([star_pos, gc_pos]),
                      vel=np.concatenate([rng.normal(0, 0.5, (n_stars, 3)), gc_vel]),
@@ -115,7 +116,8 @@ def main(argv: list[str] | None = None) -> int:
     for n_gc in (200, 20_000):
         particles = synthetic_model(args.n_stars, n_gc)
         t_frame, (pos, vel) = best_time(lambda: gc_views(particles), args.repeat)
-        t_vec, (maps, counts) = best_time(lambda: make_model_maps(particles, spec, DISK_SIZE_KPC), args.repeat)
+        t_vec, (maps, counts) = best_time(lambda: make_model_maps(particles, spec, DISK_SIZE_KPC),
+                                          args.repeat)
         t_loop, (maps_l, counts_l) = best_time(lambda: per_angle_model_maps(particles, spec, DISK_SIZE_KPC),
                                                args.repeat)
         np.testing.assert_array_equal(counts, counts_l)

@@ -151,7 +151,8 @@ def bin_projected(x_kpc: Any, y_kpc: Any, v_kms: Any, map_spec: MapSpec, scale_k
     if scale.shape not in ((), lead):
         raise ValueError(f"bin_projected: scale_kpc has shape {scale.shape}; allowed: a scalar or {lead}")
     if not bool(xp.all(xp.isfinite(scale) & (scale > 0))):
-        raise ValueError("bin_projected: scale_kpc must be finite and > 0 (the length of one fov_unit in kpc)")
+        raise ValueError("bin_projected: scale_kpc must be finite and > 0 "
+                         "(the length of one fov_unit in kpc)")
     if not bool(xp.all(xp.isfinite(v))):
         raise ValueError("bin_projected: v_kms holds NaN or inf; allowed: finite velocities in km/s")
     if not bool(xp.all(xp.isfinite(x)) and xp.all(xp.isfinite(y))):

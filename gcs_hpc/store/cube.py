@@ -216,7 +216,8 @@ def create_store(path: str | os.PathLike, models: Sequence[ModelSpec], map_spec:
     if not isinstance(map_spec, MapSpec):
         raise StoreError(f"create_store: map_spec must be a MapSpec, got {type(map_spec).__name__}")
     if not isinstance(config_yaml, str):
-        raise StoreError(f"create_store: config_yaml must be YAML text (str), got {type(config_yaml).__name__}")
+        raise StoreError("create_store: config_yaml must be YAML text (str), got "
+                         f"{type(config_yaml).__name__}")
     try:
         schema = build_schema(list(models), map_spec, dict(coords) if coords else None)
     except ValueError as exc:
