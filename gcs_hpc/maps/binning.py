@@ -20,7 +20,8 @@ kernel is cut at 3 R_sm along each axis. Then
 - ``sigma_q^2 = [sum w_i (v_i - V_q)^2 / sum w_i] / (1 - sum w_i^2 / (sum w_i)^2)``, the weighted
   variance with the reliability-weights bias correction, which is the usual ``ddof = 1`` sample variance
   when ``R_sm = 0`` (no smoothing: each pixel only sees its own GCs). It is unbiased for an isotropic
-  population whatever the number of GCs. Where only one GC carries weight (``R_sm = 0`` and one GC in
+  population whatever the number of GCs. Like a dispersion measured in an aperture of that size, it
+  includes the spread of mean velocities across the kernel (e.g. rotation), not only the local one. Where only one GC carries weight (``R_sm = 0`` and one GC in
   the pixel) no dispersion can be measured and sigma is 0.
 
 With velocity errors ``v_err_kms`` the mean error variance of the GCs in the aperture (same weights) is
