@@ -69,20 +69,12 @@ def train_net(spec: ExperimentSpec, scale: str, store: Path, split: str, channel
 def evaluate_split(spec: ExperimentSpec, scale: str, store: Path, split: str, runs: Path
                    ) -> dict[int, dict[str, Any]]:
     """Metrics of every channel count's net of ``split``, per test-noise level: {channels: {noise: m}}."""
-    from gcs_hpc.experiments.evaluation import evaluate_clean, evaluate_noisy
+    from gcs_hpc.experiments.evaluation import evaluate_net, write_figures
 
     dirs = [net_dir(runs, scale, spec, split, c) for c in sorted(spec.channels)]
-    out: dict[int, dict[str, Any]] = {c: {} for c in spec.channels}
-    if 0.0 in spec.eval_noise_kms:
-        clean = evaluate_clean(dirs, store, Path(runs) / scale / spec.name / "eval" / split)
-        for c, m in clean.items():
-            out[c]["0"] = m
-    for noise in spec.eval_noise_kms:
-        if noise == 0:
-            continue
-        for c, d in zip(sorted(spec.channels), dirs):
-            out[c][f"{noise:g}"] = evaluate_noisy(d, store, noise, EVAL_NOISE_SEED)
-    return out
+    write_figures(dirs, store, Path(runs) / scale / spec.name / "eval" / split)
+    return {c: {f"{noise:g}": evaluate_net(d, store, noise, EVAL_NOISE_SEED) for noise in spec.eval_noise_kms}
+            for c, d in zip(sorted(spec.channels), dirs)}
 
 
 def compare_split(spec: ExperimentSpec) -> str | None:
