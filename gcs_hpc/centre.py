@@ -45,13 +45,21 @@ def shrinking_sphere_centre(
     total = xp.sum(mass)
     centre = xp.sum(pos * mass[:, None], axis=0) / total
     radius = xp.sqrt(xp.max(xp.sum((pos - centre) ** 2, axis=1)))
-    inside = xp.ones(len(mass), dtype=bool)
+    # Each sphere lies inside the previous one's bounding region only approximately (the centre moves),
+    # so members are taken from the previous sphere grown by the centre's shift: exact, and each
+    # iteration scans only the particles that can still be inside.
+    members_pos, members_mass = pos, mass
     for _ in range(max_iterations):
-        r2 = xp.sum((pos - centre) ** 2, axis=1)
+        r2 = xp.sum((members_pos - centre) ** 2, axis=1)
         inside = r2 <= radius**2
         if int(xp.count_nonzero(inside)) < n_stop:
             break
-        m_in = mass[inside]
-        centre = xp.sum(pos[inside] * m_in[:, None], axis=0) / xp.sum(m_in)
-        radius = radius * shrink
+        m_in = members_mass[inside]
+        new_centre = xp.sum(members_pos[inside] * m_in[:, None], axis=0) / xp.sum(m_in)
+        shift = xp.sqrt(xp.sum((new_centre - centre) ** 2))
+        new_radius = radius * shrink
+        # Keep every particle that could fall inside the next sphere around the new centre.
+        keep = r2 <= (new_radius + shift) ** 2
+        members_pos, members_mass = members_pos[keep], members_mass[keep]
+        centre, radius = new_centre, new_radius
     return centre
