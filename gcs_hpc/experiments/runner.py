@@ -72,9 +72,19 @@ def evaluate_split(spec: ExperimentSpec, scale: str, store: Path, split: str, ru
     from gcs_hpc.experiments.evaluation import evaluate_net, write_figures
 
     dirs = [net_dir(runs, scale, spec, split, c) for c in sorted(spec.channels)]
-    write_figures(dirs, store, Path(runs) / scale / spec.name / "eval" / split)
-    return {c: {f"{noise:g}": evaluate_net(d, store, noise, EVAL_NOISE_SEED) for noise in spec.eval_noise_kms}
-            for c, d in zip(sorted(spec.channels), dirs)}
+    out = Path(runs) / scale / spec.name / "eval" / split
+    cache = out / "metrics_by_net.json"
+    key = {"nets": [[d.name, json.loads((d / "metadata.json").read_text()).get("weights_sha256")] for d in dirs],
+           "eval_noise_kms": list(spec.eval_noise_kms), "seed": EVAL_NOISE_SEED, "store": str(store)}
+    if cache.is_file() and (out / "metrics.json").is_file():
+        old = json.loads(cache.read_text())
+        if old.get("key") == key:  # same nets, same test maps: the metrics are the same
+            return {int(c): m for c, m in old["metrics"].items()}
+    write_figures(dirs, store, out)
+    metrics = {c: {f"{noise:g}": evaluate_net(d, store, noise, EVAL_NOISE_SEED) for noise in spec.eval_noise_kms}
+               for c, d in zip(sorted(spec.channels), dirs)}
+    cache.write_text(json.dumps({"key": key, "metrics": metrics}, indent=1, default=float))
+    return metrics
 
 
 def compare_split(spec: ExperimentSpec) -> str | None:
@@ -98,6 +108,13 @@ def run_comparison(group: list[ExperimentSpec], scale: str, store: Path, split: 
     if sizes.compare_models == 0:
         return {"skipped": "compare_models = 0 at this scale"}
     trained = [load_trained(net_dir(runs, scale, s, split, c)) for s in group for c in sorted(s.channels)]
+    key = {"nets": sorted([Path(t.path).name, t.metadata.get("weights_sha256")] for t in trained),
+           "n_views": sizes.compare_views, "max_models": sizes.compare_models, "store": str(store)}
+    if path.is_file():
+        old = json.loads(path.read_text())
+        if old.get("cache_key") == key:
+            log(f"[{', '.join(s.name for s in group)}] classic estimators: same nets and galaxies, reused")
+            return old
     log(f"[{', '.join(s.name for s in group)}] classic estimators and {len(trained)} CNNs on up to "
         f"{sizes.compare_models} held-out galaxies x {sizes.compare_views} views (models re-run)")
     t0 = time.perf_counter()
@@ -105,6 +122,7 @@ def run_comparison(group: list[ExperimentSpec], scale: str, store: Path, split: 
                      backend=sizes.backend)
     result["wall_s"] = time.perf_counter() - t0
     result["split"] = split
+    result["cache_key"] = key
     path.write_text(json.dumps(result, indent=1, default=float))
     return result
 
