@@ -151,9 +151,10 @@ class LeapfrogRun:
 
     # -- bookkeeping -------------------------------------------------------------------------------
     def _fail(self, what: str, step: int, t: float) -> None:
-        last = self.state.diagnostics[-1] if self.state.diagnostics else {}
+        state = getattr(self, "state", None)
+        last = state.diagnostics[-1] if state is not None and state.diagnostics else {}
         raise SimulationError(f"model {self.model_name!r}: {what} at step {step}, t = {t:.6g} "
-                              f"(dt = {self.dt:.4g}, backend {self.backend.name})", diagnostics=last)
+                              f"(dt = {getattr(self, 'dt', float('nan')):.4g}, backend {self.backend.name})", diagnostics=last)
 
     def _check_finite(self, acc: Any, pos: Any, vel: Any, step: int, t: float) -> None:
         xp = self.xp

@@ -51,6 +51,9 @@ def direct_sum_range(tx, ty, tz, sx, sy, sz, sm, eps2, i0, i1, acc, phi):  # pra
         phi[i] = G * ph
 
 
+#: Below this many pairs a threaded launch costs more than it saves (especially on a loaded machine).
+PARALLEL_MIN_PAIRS = 1 << 22
+
 #: Opt-in fast-math variant (``CompiledBackend(fast_math=True)``, serial only): reassociation lets LLVM
 #: vectorise the reductions (~2x here), at the price of results that may differ in the last bits between
 #: call contexts, so it is never used by default (restarts must be bit-identical). Not cached on disk.
@@ -79,7 +82,7 @@ def direct_sum(target_pos: np.ndarray, source_pos: np.ndarray, source_mass: np.n
     eps2 = float(softening) ** 2
     if fast_math:
         direct_sum_range_fast(t[0], t[1], t[2], s[0], s[1], s[2], sm, eps2, 0, n, acc, phi)
-    elif threads > 1 and n >= 4 * threads:
+    elif threads > 1 and n * s.shape[1] >= PARALLEL_MIN_PAIRS:
         _direct_sum_parallel(t[0], t[1], t[2], s[0], s[1], s[2], sm, eps2, 8 * threads, acc, phi)
     else:
         direct_sum_range(t[0], t[1], t[2], s[0], s[1], s[2], sm, eps2, 0, n, acc, phi)

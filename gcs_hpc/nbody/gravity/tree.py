@@ -20,6 +20,10 @@ from gcs_hpc.nbody.gravity._threads import compiled_threads
 from gcs_hpc.nbody.gravity.base import GravityBackend, SourceField, register
 
 
+#: Below this many targets the tree walk runs serially (a threaded launch costs more than it saves).
+PARALLEL_MIN_TARGETS = 8192
+
+
 class TreeField(SourceField):
     """An octree over the sources with per-node mass, centre of mass and second moments."""
 
@@ -58,7 +62,7 @@ class TreeField(SourceField):
         phi_sorted = np.empty(n)
         args = (groups, tx, ty, tz, self.node_int, self.node_geo, self.moments, self.sx, self.sy, self.sz,
                 self.sm, self.theta2, self.eps2, acc_sorted, phi_sorted)
-        if self.threads > 1 and len(groups) >= 4 * self.threads:
+        if self.threads > 1 and n >= PARALLEL_MIN_TARGETS:
             _octree.walk_groups_parallel(min(len(groups), 8 * self.threads), *args)
         else:
             _octree.walk_groups(0, len(groups), *args)
