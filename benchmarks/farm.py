@@ -40,6 +40,7 @@ from gcs_hpc.campaign.config import DEFAULT_CONFIG, PresetOverrides, load_campai
 from gcs_hpc.campaign.farm import farm_models  # noqa: E402
 from gcs_hpc.campaign.plan import plan_campaign  # noqa: E402
 from gcs_hpc.campaign.run_model import timed_run_model  # noqa: E402
+from gcs_hpc.specs import PRESETS  # noqa: E402
 from gcs_hpc.store import create_store  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
@@ -48,7 +49,8 @@ BACKEND = "compiled"
 
 def tiny_plan(n: int, t_end: float):
     config = load_campaign_config(REPO / "configs" / "models" / "tiny.yaml")
-    config = dataclasses.replace(config, preset_overrides=PresetOverrides(t_end_disk=t_end, t_end_merger=t_end))
+    overrides = PresetOverrides(t_end_disk=t_end, t_end_merger=t_end)
+    config = dataclasses.replace(config, preset_overrides=overrides)
     return plan_campaign(config, n)
 
 
@@ -124,11 +126,13 @@ def main() -> None:
     print(f"\n1. farm overhead ({plan.n_models} tiny models, t_end {args.t_end}, one worker)")
     print(f"   baseline, serial in this process: {serial_wall:7.2f} s ({per_model:.2f} s per model)")
     print(f"   farm, 1 worker: wall           {wall_1:7.2f} s; models' own run time {model_s_1:.2f} s")
-    print(f"   overhead per model: {overhead * 1e3:.1f} ms = {100 * overhead / (model_s_1 / plan.n_models):.2f} % "
+    share = 100 * overhead / (model_s_1 / plan.n_models)
+    print(f"   overhead per model: {overhead * 1e3:.1f} ms = {share:.2f} % "
           "of a model's run time (target < 1 %)")
     print(f"   farm wall / serial wall: {wall_1 / serial_wall:.3f}")
     print("\n2. scaling on this machine (same models)")
-    print(f"   1 worker {wall_1:.2f} s, 2 workers {wall_2:.2f} s: speed-up {wall_1 / wall_2:.2f}x (target >= 1.7x); "
+    print(f"   1 worker {wall_1:.2f} s, 2 workers {wall_2:.2f} s: speed-up {wall_1 / wall_2:.2f}x "
+          "(target >= 1.7x); "
           f"load average now {os.getloadavg()[0]:.1f}")
 
     print(f"\n3. projected --n-models 2000, quick preset, this machine ({available_cores()} cores)")
@@ -149,7 +153,7 @@ def main() -> None:
           f"~{wall / 3600:.0f} h at the scaling efficiency measured now ({efficiency:.2f})")
 
     print("\n4. projected paper preset per GPU (assumption, no GPU here)")
-    paper = DEFAULT_CONFIG.preset_overrides.apply(__import__("gcs_hpc.specs", fromlist=["PRESETS"]).PRESETS["paper"])
+    paper = PRESETS["paper"]
     dt_scale = (paper.softening_kpc / preset.softening_kpc) ** 1.5
     rate = args.gpu_interactions_per_s
     n_disk = paper.n_halo + paper.n_disk * 1.5  # + bulge (f_b ~ 0.5 on average in the default ranges)
@@ -159,7 +163,8 @@ def main() -> None:
     total_gpu = counts["disk"] * disk_gpu + n_merger * merger_gpu
     print(f"   steps: quick dt x (0.32/0.7)^1.5 = x{dt_scale:.2f}; N ~ {n_disk:.2e} (disk), "
           f"{n_merger_particles:.2e} (merger); {rate:.1e} interactions/s per GPU")
-    print(f"   one paper disk ~ {disk_gpu / 3600:.1f} GPU-h, one paper merger ~ {merger_gpu / 3600:.1f} GPU-h; "
+    print(f"   one paper disk ~ {disk_gpu / 3600:.1f} GPU-h, one paper merger ~ "
+          f"{merger_gpu / 3600:.1f} GPU-h; "
           f"2000 models ~ {total_gpu / 3600:.0f} GPU-hours (~{total_gpu / 86400:.0f} days on one GPU, "
           f"~{total_gpu / 86400 / 64:.1f} days on 64)")
 

@@ -36,7 +36,8 @@ exit status: 0 all models ran (failed ones are listed; their reasons are in the 
 def build_parser() -> argparse.ArgumentParser:
     """The command-line interface."""
     p = argparse.ArgumentParser(
-        prog="python -m gcs_hpc.campaign", description="Run (or resume) a campaign of N-body models into one zarr store.",
+        prog="python -m gcs_hpc.campaign",
+        description="Run (or resume) a campaign of N-body models into one zarr store.",
         epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--n-models", type=int, metavar="N",
                    help="models in the campaign (default: n_models of the config)")
@@ -128,7 +129,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         config, cluster, plan, max_failures = prepare(args)
         counts = ", ".join(f"{k} {len(v)}" for k, v in plan.suite_indices().items())
         print(f"campaign {config.name!r}: {plan.n_models} models ({counts}), preset "
-              f"{config.resolved_preset.name}, seed {config.seed}, {plan.map_spec.n_angles} angles", flush=True)
+              f"{config.resolved_preset.name}, seed {config.seed}, {plan.map_spec.n_angles} angles",
+              flush=True)
         if args.dry_run:
             print(plan.config_yaml)
             print(f"dry run: nothing submitted; store would be {store}")
@@ -150,7 +152,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     progress = Progress(total=plan.n_models, already_done=done_before, interval_s=args.progress_interval)
     try:
         report = run_farm(plan, store, cluster, pending, max_failures=max_failures, progress=progress,
-                          log=lambda text: print(text, flush=True), log_directory=Path(args.log_dir) / "workers")
+                          log=lambda text: print(text, flush=True),
+                          log_directory=Path(args.log_dir) / "workers")
     except KeyboardInterrupt:
         progress.close()
         print(f"interrupted: {progress.done} models done in this run; rerun the same command to resume",
@@ -163,9 +166,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"{len(report.failures)} models failed ({listed}{' ...' if len(report.failures) > 5 else ''}); "
               "each reason is in the store's 'error' coordinate", flush=True)
     if report.stopped:
+        not_run = plan.n_models - done_before - report.n_done - report.n_failed
         print(f"error: stopped after {report.n_failed} failed models (--max-failures {max_failures}); "
-              f"{plan.n_models - done_before - report.n_done - report.n_failed} models not run. Fix the cause "
-              "(see the store's 'error') and rerun the same command to resume.", file=sys.stderr)
+              f"{not_run} models not run. Fix the cause (see the store's 'error') and rerun the same "
+              "command to resume.", file=sys.stderr)
         return EXIT_TOO_MANY_FAILURES
     return EXIT_OK
 

@@ -102,7 +102,8 @@ class ClusterConfig:
                 raise ConfigError("cluster.slurm needs 'cores' (per job) and 'memory' (per job, e.g. '4GiB')")
             check_range("cluster.slurm", "cores", self.slurm["cores"], 1, 100_000)
             if not isinstance(self.slurm["memory"], str):
-                raise ConfigError(f"cluster.slurm.memory = {self.slurm['memory']!r} must be a string like '4GiB'")
+                raise ConfigError(f"cluster.slurm.memory = {self.slurm['memory']!r} must be a string "
+                                  "like '4GiB'")
             processes = self.slurm.get("processes", 1)
             check_range("cluster.slurm", "processes", processes, 1, self.slurm["cores"])
             for key in ("job_extra_directives", "worker_extra_args", "job_script_prologue",

@@ -209,8 +209,8 @@ class CampaignConfig:
             raise ConfigError(f"suites: names must be unique, got {names}")
         fractions = [s.fraction for s in self.suites if s.fraction is not None]
         if fractions and not math.isclose(sum(fractions), 1.0, abs_tol=1e-6):
-            raise ConfigError(f"suites.*.fraction must sum to 1; got {sum(fractions):.6g} "
-                              f"({', '.join(f'{s.name}={s.fraction}' for s in self.suites if s.fraction is not None)})")
+            shares = ", ".join(f"{s.name}={s.fraction}" for s in self.suites if s.fraction is not None)
+            raise ConfigError(f"suites.*.fraction must sum to 1; got {sum(fractions):.6g} ({shares})")
         by_name = {s.name: s for s in self.suites}
         for suite in self.suites:
             if suite.outside_of is not None:

@@ -191,9 +191,10 @@ def run_farm(plan: CampaignPlan, store_path: str | Path, cluster: ClusterConfig,
 
     with start_cluster(cluster, log_directory=log_directory) as dask_cluster:
         with Client(dask_cluster) as client:
-            log(f"dask scheduler: {client.scheduler.address} ({cluster.kind} cluster, "
-                f"{cluster.n_workers if cluster.adapt is None else f'adaptive {cluster.adapt.minimum}-{cluster.adapt.maximum}'} "
-                f"workers, backend {cluster.backend})")
+            workers = (str(cluster.n_workers) if cluster.adapt is None
+                       else f"adaptive {cluster.adapt.minimum}-{cluster.adapt.maximum}")
+            log(f"dask scheduler: {client.scheduler.address} ({cluster.kind} cluster, {workers} workers, "
+                f"backend {cluster.backend})")
             log(dashboard_line(client))
             return farm_models(client, plan, store_path, indices, backend=cluster.backend,
                                resources=dict(cluster.resources) or None, retries=cluster.retries,

@@ -80,7 +80,8 @@ def store_region(index: int) -> dict[str, slice]:
 
 def model_seed(campaign_seed: int, index: int) -> int:
     """Seed of model ``index``: SeedSequence(campaign_seed) child ``(1, index)``, as a 63-bit integer."""
-    state = np.random.SeedSequence(campaign_seed, spawn_key=(_MODEL_STREAM, index)).generate_state(1, np.uint64)
+    sequence = np.random.SeedSequence(campaign_seed, spawn_key=(_MODEL_STREAM, index))
+    state = sequence.generate_state(1, np.uint64)
     return int(state[0] & np.uint64(2**63 - 1))
 
 

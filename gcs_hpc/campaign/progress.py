@@ -89,7 +89,8 @@ class Progress:
     def status_line(self) -> str:
         """One plain line: counts, rate and ETA."""
         return (f"campaign: {self.already_done + self.done}/{self.total} done, {self.failed} failed, "
-                f"{self.running} running, {self.rate_per_hour():.1f} models/h, ETA {format_duration(self.eta_s())}")
+                f"{self.running} running, {self.rate_per_hour():.1f} models/h, "
+                f"ETA {format_duration(self.eta_s())}")
 
     def model_finished(self, status: str) -> None:
         """Count one model finished with ``status`` ("done" or "failed")."""

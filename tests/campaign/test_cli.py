@@ -57,7 +57,8 @@ def test_bad_config_file_is_refused_before_anything_runs(tmp_path, capsys):
 
 
 def test_dry_run_prints_the_plan_and_writes_nothing(tmp_path, capsys):
-    status = main(["--n-models", "5", "--config", str(TINY), "--store", str(tmp_path / "s.zarr"), "--dry-run"])
+    status = main(["--n-models", "5", "--config", str(TINY), "--store", str(tmp_path / "s.zarr"),
+                   "--dry-run"])
     out = capsys.readouterr().out
     assert status == 0 and "n_models: 5" in out and "dry run" in out
     assert not (tmp_path / "s.zarr").exists()

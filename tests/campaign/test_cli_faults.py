@@ -1,4 +1,5 @@
-"""The whole campaign from the command line on a real LocalCluster: killed and resumed, failures, exit codes."""
+"""The whole campaign from the command line on a real LocalCluster: killed and resumed, failures, exit
+codes."""
 
 from __future__ import annotations
 

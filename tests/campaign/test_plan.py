@@ -30,7 +30,8 @@ def test_models_lie_in_their_suite_ranges_and_layout_follows_the_config():
             spec = plan.models[i]
             assert spec.suite == suite.name and spec.kind == suite.kind
             for name, (lo, hi) in suite.intervals().items():
-                obj = spec.merger if name in ("m2", "f_v", "theta_1", "theta_2", "separation") else spec.galaxy
+                merger_parameter = name in ("m2", "f_v", "theta_1", "theta_2", "separation")
+                obj = spec.merger if merger_parameter else spec.galaxy
                 assert lo <= getattr(obj, name) <= hi, (name, i)
     unknown = [plan.models[i].merger.m2 for i in blocks["unknown"]]
     merger = [plan.models[i].merger.m2 for i in blocks["merger"]]

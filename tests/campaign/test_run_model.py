@@ -30,7 +30,8 @@ def test_model_lands_in_its_region_only_and_is_deterministic(tmp_path):
     other = make_store(tmp_path / "b.zarr", plan)
     fresh = xr.open_zarr(other)
     for name in ("maps", "counts"):  # the other models' regions still hold the template's fill values
-        np.testing.assert_array_equal(ds[name].isel(model=[0, 2]).values, fresh[name].isel(model=[0, 2]).values)
+        np.testing.assert_array_equal(ds[name].isel(model=[0, 2]).values,
+                                      fresh[name].isel(model=[0, 2]).values)
     index, status, seconds, reason = timed_run_model(other, 1, plan.models[1], plan.map_spec, TEST_BACKEND)
     assert (index, status, reason) == (1, "done", "") and seconds > 0
     np.testing.assert_array_equal(xr.open_zarr(other).maps.isel(model=1).values, maps)
