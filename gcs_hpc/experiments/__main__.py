@@ -4,6 +4,7 @@
     python -m gcs_hpc.experiments run all --scale laptop       # every file in configs/experiments/
     python -m gcs_hpc.experiments report                       # docs/results.md and docs/figures/*.png
     python -m gcs_hpc.experiments list                         # the experiments and their stores
+    python -m gcs_hpc.experiments probe --preset paper         # time one paper-preset model (compute)
 
 Exit status: 0 done, 2 bad input (nothing run), 1 a stage failed (the message says which; rerun to
 resume: finished stores and nets are reused).
@@ -37,6 +38,13 @@ def build_parser() -> argparse.ArgumentParser:
     rep.add_argument("--scale", default="laptop", choices=SCALES)
     rep.add_argument("--runs", default="runs")
     rep.add_argument("--out", default="docs/results.md", help="Markdown report (figures go beside it)")
+    pr = sub.add_parser("probe", help="time one model of a preset (build + a few N-body steps) for the "
+                                      "report's paper-scale compute estimate")
+    pr.add_argument("--preset", default="paper", choices=("tiny", "quick", "paper"))
+    pr.add_argument("--kind", default="disk", choices=("disk", "merger"))
+    pr.add_argument("--t-probe", type=float, default=0.03, help="simulated time to run (simulation units)")
+    pr.add_argument("--backend", default="tree", choices=("direct", "compiled", "tree", "cuda"))
+    pr.add_argument("--runs", default="runs")
     ls = sub.add_parser("list", help="list the experiments and the store each uses")
     ls.add_argument("--scale", default="laptop", choices=SCALES)
     return p
@@ -56,6 +64,20 @@ def main(argv: Sequence[str] | None = None) -> int:
                 print(f"{s.name:12s} store {s.campaign:22s} {s.net} channels {list(s.channels)} splits "
                       f"{list(s.splits)} noise {s.noise_kms:g} km/s | {args.scale}: {z.n_models} models x "
                       f"{z.n_angles} angles, {z.preset}, {z.epochs} epochs")
+            return EXIT_OK
+        if args.command == "probe":
+            import json
+
+            from gcs_hpc.experiments.compute import PROBE_FILE, probe_model_cost
+
+            result = probe_model_cost(args.preset, args.kind, args.t_probe, args.backend)
+            path = Path(args.runs) / PROBE_FILE
+            path.parent.mkdir(parents=True, exist_ok=True)
+            old = json.loads(path.read_text()) if path.is_file() else []
+            old = [p for p in (old if isinstance(old, list) else [old])
+                   if (p["preset"], p["kind"]) != (args.preset, args.kind)]
+            path.write_text(json.dumps(old + [result], indent=1))
+            print(json.dumps(result))
             return EXIT_OK
         if args.command == "report":
             from gcs_hpc.experiments.report import write_report

@@ -21,7 +21,7 @@ import numpy as np
 PROBE_FILE = "paper_preset_probe.json"
 
 
-def probe_model_cost(preset: str = "paper", kind: str = "disk", t_probe: float = 0.01,
+def probe_model_cost(preset: str = "paper", kind: str = "disk", t_probe: float = 0.03,
                      backend: str = "tree") -> dict[str, Any]:
     """Build one ``kind`` model of ``preset`` and evolve it for ``t_probe``; return build and per-step
     seconds and the step length, from which a full run's cost follows (steps = t_end / dt)."""
@@ -30,6 +30,9 @@ def probe_model_cost(preset: str = "paper", kind: str = "disk", t_probe: float =
     from gcs_hpc.nbody import evolve
     from gcs_hpc.specs import GalaxySpec, MergerSpec, ModelSpec, get_preset
 
+    warm = ModelSpec(kind="disk", galaxy=GalaxySpec(), preset=get_preset("tiny"), seed=1)
+    evolve(build_model(warm), t_end=0.05, softening=units.kpc_to_sim(warm.preset.softening_kpc),
+           backend=backend, energy_tolerance=1.0, model_name="warm-up")  # compile outside the timing
     p = get_preset(preset)
     spec = ModelSpec(kind=kind, galaxy=GalaxySpec(), preset=p, seed=1,
                      merger=MergerSpec() if kind == "merger" else None)

@@ -23,6 +23,8 @@ from gcs_hpc.experiments.figures import summary_figures
 from gcs_hpc.experiments.paper_values import PAPER_PARAMETERS, PAPER_TABLE
 from gcs_hpc.experiments.spec import experiment_names
 from gcs_hpc.experiments.tables import f, metric
+from gcs_hpc.specs import get_preset
+from gcs_hpc.units import TIME_GYR
 
 FIGURES = "figures"
 PAPER_RUNS = ("DL1", "DL2", "DL3", "DL4", "DL5", "unknown")
@@ -41,14 +43,52 @@ def load_results(runs: Path, scale: str) -> dict[str, dict[str, Any]]:
 
 def _runs_table(results: dict[str, dict[str, Any]]) -> list[str]:
     lines = ["| experiment | store (campaign) | models done / failed | by suite | angles | preset | "
-             "t_end disk, merger | epochs | what |", "|---|---|---|---|---|---|---|---|---|"]
+             "t_end disk, merger (Gyr) | label range log10 M | epochs | what |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
     for name, r in results.items():
         s, z = r["store_summary"], r["sizes"]
         po = z.get("preset_overrides") or {}
+        preset = get_preset(z["preset"])
+        t_disk, t_merger = po.get("t_end_disk", preset.t_end_disk), po.get("t_end_merger", preset.t_end_merger)
+        lo, hi = s.get("label_log10_mass", [None, None])
         lines.append(f"| {name} | {r['campaign']} | {s['done']} / {s['failed']} | "
                      + ", ".join(f"{k} {v}" for k, v in s["done_by_suite"].items())
-                     + f" | {s['n_angles']} | {z['preset']} | {po.get('t_end_disk', '-')}, "
-                       f"{po.get('t_end_merger', '-')} | {z['epochs']} | {r['description']} |")
+                     + f" | {s['n_angles']} | {z['preset']} | {t_disk * TIME_GYR:.2f}, {t_merger * TIME_GYR:.2f} | "
+                       f"{lo}..{hi} | {z['epochs']} | {r['description']} |")
+    return lines
+
+
+def _caveats(results: dict[str, dict[str, Any]], scale: str) -> list[str]:
+    """What limits the numbers at this scale, from the sizes that ran."""
+    sizes = [r["sizes"] for r in results.values()]
+    n_models = sorted({z["n_models"] for z in sizes})
+    n_test = sorted({m["n_models"] for r in results.values() for n in r["nets"]
+                     for m in [n["metrics"].get("0", {})] if m})
+    epochs = sorted({z["epochs"] for z in sizes})
+    presets = sorted({z["preset"] for z in sizes})
+    lines = [f"- Sizes: {', '.join(map(str, n_models))} models per store, {', '.join(presets)} preset, "
+             f"{', '.join(map(str, epochs))} epochs (paper: 800-2000 models of ~1e6 particles, 100 angles, "
+             f"1000 epochs). Test sets hold {', '.join(map(str, n_test))} galaxies, so the ± errors are large and "
+             "differences of a few hundredths in accuracy are noise."]
+    po = sizes[0].get("preset_overrides") or {}
+    t_merger = po.get("t_end_merger", get_preset(sizes[0]["preset"]).t_end_merger)
+    t_disk = po.get("t_end_disk", get_preset(sizes[0]["preset"]).t_end_disk)
+    if t_merger < 10:
+        lines.append(f"- Short runs: this scale stops disks after {t_disk:g} and mergers after {t_merger:g} "
+                     f"simulation units ({t_disk * TIME_GYR:.2f} and {t_merger * TIME_GYR:.2f} Gyr; the paper "
+                     "relaxes mergers for up to 20 units), so the 'merger' maps show a primary with an "
+                     "approaching companion, not a relaxed remnant, and the GCS kinematics are close to their "
+                     "initial equilibrium.")
+    if any(r["campaign"] == "disk-merger-unknown" and "suite" not in {n["split"] for n in r["nets"]}
+           for r in results.values()):
+        lines.append("- DL3, DL4 and DL5 use the store they share with 'unknown', so their by-model and by-image "
+                     "splits draw train and test galaxies from all three suites (disk, merger and the 'unknown' "
+                     "mergers); gcs_hpc.learn's model and image splits take every done model of a store. The "
+                     "'unknown' experiment trains on disk + merger only and tests on the unknown suite.")
+    lines.append("- The masses span the stores' label ranges (about two decades in M_total: M_halo is drawn "
+                 "log-uniformly in 1e11..1e13 Msun), so an accuracy of 1 - mean|E_i| punishes over-prediction "
+                 "much more than under-prediction; the dex columns are the symmetric measure, and the "
+                 "predict-the-mean baseline shows what no skill scores.")
     return lines
 
 
@@ -221,6 +261,10 @@ def write_report(runs: Path, scale: str, out: Path) -> Path:
         "## What ran",
         "",
         *_runs_table(results),
+        "",
+        "Caveats at this scale:",
+        "",
+        *_caveats(results, scale),
         "",
         "Net parameter counts (2 channels): " + ", ".join(f"{k} {v:,} (paper {PAPER_PARAMETERS.get(k, 0):,})"
                                                           for k, v in params.items() if v) + ".",
