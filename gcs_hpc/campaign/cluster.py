@@ -69,6 +69,13 @@ class ClusterConfig:
         Where the dask dashboard listens (localhost by default).
     retries
         Times a model whose task raised (not a physics failure) is retried before it counts as failed.
+    security
+        TLS between scheduler, workers and client with credentials made for this campaign. ``None``
+        (default): on for slurm (anyone who can reach an unauthenticated scheduler can run code on it),
+        off for the local default (workers on localhost); ``false`` turns it off. The SLURM workers'
+        copies of the credentials are written with owner-only permissions into ``security_directory``.
+    security_directory
+        Folder on the filesystem shared with the compute nodes for the workers' credentials.
     local, slurm
         Keyword arguments of LocalCluster / SLURMCluster, in their own names.
     """
@@ -80,6 +87,8 @@ class ClusterConfig:
     resources: dict[str, float] = field(default_factory=dict, hash=False)
     dashboard_address: str = "localhost:8787"
     retries: int = 2
+    security: bool | None = None
+    security_directory: str = "~/.gcs_hpc/security"
     local: dict[str, Any] = field(default_factory=dict, hash=False)
     slurm: dict[str, Any] = field(default_factory=dict, hash=False)
 
@@ -120,6 +129,11 @@ class ClusterConfig:
         return available_cores() if self.kind == "local" else 2
 
     @property
+    def tls(self) -> bool:
+        """Whether the farm talks TLS with campaign-made credentials."""
+        return self.security if self.security is not None else self.kind == "slurm"
+
+    @property
     def xp_name(self) -> str:
         """The array module the workers use: ``cupy`` for the cuda backend, else ``numpy``."""
         return "cupy" if self.backend == "cuda" else "numpy"
@@ -142,7 +156,7 @@ def _check_keys(section: str, values: Mapping[str, Any], allowed: tuple[str, ...
 
 
 #: The embedded default: this machine's cores, one thread per worker process, NumPy backend.
-LOCAL_DEFAULT = ClusterConfig(kind="local", local={"threads_per_worker": 1, "processes": True})
+LOCAL_DEFAULT = ClusterConfig(kind="local", security=False, local={"threads_per_worker": 1, "processes": True})
 
 
 def load_cluster_config(name_or_path: str | Path = "local") -> ClusterConfig:
@@ -186,6 +200,14 @@ def with_overrides(config: ClusterConfig, *, workers: int | None = None,
     return dataclasses.replace(config, **changes) if changes else config
 
 
+def _private_directory(path: str) -> Path:
+    """Create ``path`` (owner-only, 0700) and return it expanded."""
+    folder = Path(os.path.expandvars(path)).expanduser()
+    folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+    folder.chmod(0o700)
+    return folder
+
+
 def _log_level(level: str | int | bool) -> int | bool:
     """``"error"`` -> ``logging.ERROR`` (distributed wants the number); ``False`` keeps logs."""
     import logging
@@ -226,6 +248,10 @@ def start_cluster(config: ClusterConfig, *, log_directory: str | Path | None = N
             kwargs["resources"] = dict(config.resources)
         if kwargs.get("processes", True):
             kwargs["env"] = _worker_env()
+        if config.tls:
+            from distributed.security import Security
+
+            kwargs.update(security=Security.temporary(), protocol="tls://")
         cluster = LocalCluster(n_workers=config.n_workers, dashboard_address=config.dashboard_address,
                                **kwargs)
     else:
@@ -240,6 +266,9 @@ def start_cluster(config: ClusterConfig, *, log_directory: str | Path | None = N
         kwargs["job_script_prologue"] = [f"export {k}={v}" for k, v in _worker_env().items()] + list(
             kwargs["job_script_prologue"])
         kwargs["silence_logs"] = _log_level(kwargs.get("silence_logs", "error"))
+        if config.tls:
+            kwargs["security"] = True  # temporary TLS credentials made for this campaign
+            kwargs.setdefault("shared_temp_directory", str(_private_directory(config.security_directory)))
         cluster = SLURMCluster(scheduler_options={"dashboard_address": config.dashboard_address,
                                                   **kwargs.pop("scheduler_options", {})}, **kwargs)
         if not scale:

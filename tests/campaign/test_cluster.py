@@ -81,3 +81,43 @@ def test_slurm_job_script_carries_the_cluster_file(tmp_path):
                      "--lifetime 55m", "--lifetime-stagger 4m", "--resources GPU=1",
                      "export NUMBA_NUM_THREADS=1", "--nthreads 4", str(tmp_path / "logs")):
         assert expected in script, expected
+
+
+def test_tls_scheduler_refuses_a_client_without_the_campaign_credentials():
+    """A TLS cluster: its own workers connect, a client without credentials is refused."""
+    import dataclasses
+
+    from distributed import Client
+
+    config = dataclasses.replace(LOCAL_DEFAULT, workers=1, security=True, dashboard_address="127.0.0.1:0")
+    assert config.tls and not LOCAL_DEFAULT.tls and load_cluster_config("slurm").tls
+    with start_cluster(config) as cluster:
+        assert cluster.scheduler_address.startswith("tls://")
+        with Client(cluster) as client:  # the campaign's client carries the cluster's credentials
+            client.wait_for_workers(1, timeout=60)
+            assert client.submit(sum, [1, 2]).result(timeout=60) == 3
+        from distributed.security import Security
+
+        # someone else's credentials (another CA): the TLS handshake fails
+        with pytest.raises((OSError, TimeoutError)):
+            Client(cluster.scheduler_address, security=Security.temporary(), timeout=3)
+        # no credentials, plain TCP: the scheduler drops the connection
+        with pytest.raises((OSError, TimeoutError)):
+            Client(cluster.scheduler_address.replace("tls://", "tcp://"), timeout=3)
+
+
+def test_slurm_tls_credentials_are_owner_only(tmp_path):
+    import stat
+
+    path = tmp_path / "tls.yaml"
+    path.write_text(f"kind: slurm\nworkers: 1\ndashboard_address: 127.0.0.1:0\n"
+                    f"security_directory: {tmp_path / 'sec'}\nslurm: {{cores: 1, memory: 1GiB}}\n")
+    config = load_cluster_config(path)
+    with start_cluster(config, scale=False) as cluster:
+        script = cluster.job_script()
+        assert cluster.scheduler_address.startswith("tls://")
+        files = list((tmp_path / "sec").iterdir())
+        assert files and all(str(f) in script for f in files)
+        assert stat.S_IMODE((tmp_path / "sec").stat().st_mode) == 0o700
+        assert all(stat.S_IMODE(f.stat().st_mode) == 0o600 for f in files)
+    assert "--tls-ca-file" in script

@@ -74,6 +74,7 @@ def test_cli_submits_worker_jobs_through_slurmcluster(slurm, tmp_path):
     cluster = tmp_path / "node.yaml"
     cluster.write_text(
         "kind: slurm\nworkers: 2\nbackend: compiled\ndashboard_address: 127.0.0.1:0\nretries: 1\n"
+        f"security_directory: {tmp_path / 'credentials'}\n"
         "slurm:\n  cores: 1\n  processes: 1\n  memory: 1GiB\n  walltime: '00:10:00'\n"
         "  job_name: gcs-test-worker\n"
         "  worker_extra_args: ['--lifetime', '9m', '--lifetime-stagger', '30s']\n"
@@ -85,6 +86,7 @@ def test_cli_submits_worker_jobs_through_slurmcluster(slurm, tmp_path):
         cwd=tmp_path, env=_env(), capture_output=True, text=True, timeout=420)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "slurm cluster, 2 workers, backend compiled" in proc.stdout
+    assert "dask scheduler: tls://" in proc.stdout  # TLS with campaign-made credentials by default
     assert "campaign summary: 4 done and 0 failed of 4 run" in proc.stdout
     assert list(xr.open_zarr(store).status.values) == ["done"] * 4
     worker_logs = list((tmp_path / "logs" / "workers").glob("*.err"))
