@@ -156,7 +156,8 @@ def _check_keys(section: str, values: Mapping[str, Any], allowed: tuple[str, ...
 
 
 #: The embedded default: this machine's cores, one thread per worker process, NumPy backend.
-LOCAL_DEFAULT = ClusterConfig(kind="local", security=False, local={"threads_per_worker": 1, "processes": True})
+LOCAL_DEFAULT = ClusterConfig(kind="local", security=False,
+                              local={"threads_per_worker": 1, "processes": True})
 
 
 def load_cluster_config(name_or_path: str | Path = "local") -> ClusterConfig:
