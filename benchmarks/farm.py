@@ -148,6 +148,9 @@ def main() -> None:
     wall = ideal / efficiency
     print(f"   one quick disk ~ {disk_s / 60:.1f} min (t_end {preset.t_end_disk}), one quick merger ~ "
           f"{merger_s / 60:.1f} min (t_end {preset.t_end_merger})")
+    mean_quick = total_cpu / 2000
+    print(f"   farm overhead measured above ({overhead * 1e3:.0f} ms per model) = "
+          f"{100 * overhead / mean_quick:.3f} % of a mean quick model ({mean_quick / 60:.1f} min)")
     print(f"   {counts['disk']} disks + {n_merger} mergers = {total_cpu / 3600:.0f} core-hours; on "
           f"{available_cores()} cores: ~{ideal / 3600:.0f} h ({ideal / 86400:.1f} days) at full scaling, "
           f"~{wall / 3600:.0f} h at the scaling efficiency measured now ({efficiency:.2f})")
