@@ -90,7 +90,8 @@ def training_rate(tf, arch: str, source: data.StoreMaps, images: np.ndarray, bat
     return n / (time.perf_counter() - t0)
 
 
-def interleaved(measure, zarr_src: data.StoreMaps, mem_src: data.StoreMaps, repeats: int) -> tuple[float, float]:
+def interleaved(measure, zarr_src: data.StoreMaps, mem_src: data.StoreMaps,
+                repeats: int) -> tuple[float, float]:
     """Best of ``repeats`` for each source, measured alternately so that load changes hit both alike."""
     z, m = [], []
     for r in range(repeats):

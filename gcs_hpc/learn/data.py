@@ -69,7 +69,8 @@ def done_models(ds: Any) -> np.ndarray:
     return np.flatnonzero(string_coord(ds, "status") == "done")
 
 
-def _images_of(models: np.ndarray, n_angles: int) -> np.ndarray:
+def images_of(models: np.ndarray, n_angles: int) -> np.ndarray:
+    """All images of ``models``: (model, angle) rows, angles 0..n_angles-1 of each model in turn."""
     models = np.asarray(models, dtype=np.int64)
     return np.stack([np.repeat(models, n_angles), np.tile(np.arange(n_angles), len(models))], axis=1)
 
@@ -111,13 +112,14 @@ def make_split(ds: Any, kind: str = "model", test_fraction: float = 0.2, seed: i
     if kind == "suite":
         suite = string_coord(ds, "suite")[done]
         train_m, test_m = done[np.isin(suite, TRAIN_SUITES)], done[suite == TEST_SUITE]
-        train, test = _images_of(train_m, n_angles), _images_of(test_m, n_angles)
+        train, test = images_of(train_m, n_angles), images_of(test_m, n_angles)
     elif kind == "model":
         perm = rng.permutation(done)
         n_test = int(round(test_fraction * len(done)))
-        train, test = _images_of(np.sort(perm[n_test:]), n_angles), _images_of(np.sort(perm[:n_test]), n_angles)
+        train = images_of(np.sort(perm[n_test:]), n_angles)
+        test = images_of(np.sort(perm[:n_test]), n_angles)
     else:
-        images = _images_of(done, n_angles)
+        images = images_of(done, n_angles)
         perm = rng.permutation(len(images))
         n_test = int(round(test_fraction * len(images)))
         train, test = images[np.sort(perm[n_test:])], images[np.sort(perm[:n_test])]

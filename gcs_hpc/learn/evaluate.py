@@ -61,7 +61,7 @@ def test_images(trained: TrainedModel, source: data.StoreMaps) -> tuple[np.ndarr
         s = meta["split"]
         split = data.make_split(source.ds, s["kind"], s["test_fraction"], s["seed"])
         return split.test, split.describe()
-    images = data._images_of(data.done_models(source.ds), source.n_angles)
+    images = data.images_of(data.done_models(source.ds), source.n_angles)
     return images, {"kind": "whole-store", "n_test_images": int(len(images)),
                     "n_test_models": int(len(np.unique(images[:, 0])))}
 

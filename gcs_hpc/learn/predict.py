@@ -17,7 +17,7 @@ import numpy as np
 
 from gcs_hpc.config import spec_from_mapping
 from gcs_hpc.errors import ConfigError, StoreError
-from gcs_hpc.learn.data import CHANNELS_BY_COUNT, INPUT_SCALE_KMS
+from gcs_hpc.learn.data import CHANNELS_BY_COUNT, INPUT_SCALE_KMS, maps_to_inputs
 from gcs_hpc.specs import MapSpec
 
 METADATA_FILE = "metadata.json"
@@ -60,9 +60,7 @@ class TrainedModel:
                               f"{list(CHANNELS_BY_COUNT[self.channels])}")
         if not np.isfinite(maps).all():
             raise ConfigError("maps contain NaN or inf; fill empty pixels first (map_spec.empty_fill)")
-        maps = maps[:, :self.channels]
-        scale = float(self.metadata.get("input_scale_kms", INPUT_SCALE_KMS))
-        inputs = np.ascontiguousarray(np.moveaxis(maps, 1, -1) / np.float32(scale))
+        inputs = maps_to_inputs(maps[:, :self.channels])
         out = [np.asarray(self.net(inputs[i:i + PREDICT_BATCH], training=False))
                for i in range(0, len(inputs), PREDICT_BATCH)]
         return np.concatenate(out).reshape(-1) if out else np.empty(0)
@@ -89,4 +87,7 @@ def load_trained(path: str | Path) -> TrainedModel:
     metadata = json.loads(meta_path.read_text())
     net = keras.models.load_model(model_path, compile=False)
     map_spec = spec_from_mapping(MapSpec, metadata["map_spec"], where="metadata.map_spec")
+    if not np.isclose(float(metadata.get("input_scale_kms", 0.0)), INPUT_SCALE_KMS, rtol=1e-12):
+        raise StoreError(f"{str(meta_path)!r}: input_scale_kms = {metadata.get('input_scale_kms')!r} differs "
+                         f"from this version's {INPUT_SCALE_KMS!r} km/s; retrain the net")
     return TrainedModel(net, metadata, map_spec, int(metadata["channels"]), str(path))

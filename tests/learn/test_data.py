@@ -94,7 +94,7 @@ def test_batches_read_lazily_only_the_shard(learn_store: Path, ds) -> None:
 
 
 def test_inputs_are_the_maps_over_the_velocity_unit_and_noise_is_in_kms(learn_store: Path, ds) -> None:
-    images = data._images_of(np.array([0]), ds.sizes["angle"])
+    images = data.images_of(np.array([0]), ds.sizes["angle"])
     source = data.StoreMaps(learn_store, 1)
     (x, y), = data.iterate_batches(source, images, len(images), shuffle=False)
     sigma = np.asarray(ds["maps"].sel(channel="sigma").isel(model=0).values)
