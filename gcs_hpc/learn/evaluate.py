@@ -88,10 +88,10 @@ def evaluate_model(trained: TrainedModel, store: str | Path) -> dict:
     source = data.StoreMaps(store, trained.channels)
     images, split = test_images(trained, source)
     label_pred = predict_images(trained, source, images)
-    label_true = source.labels[images[:, 0]].astype(float)
-    attrs = trained.metadata["label_attrs"]
-    mass_pred = np.asarray(store_api.label_to_mass(label_pred, attrs), float)
+    attrs = trained.metadata["label_attrs"]  # the net's label scale (another store may have another)
     mass_true = source.mass_msun[images[:, 0]]
+    label_true = np.asarray(store_api.mass_to_label(mass_true, attrs), float)
+    mass_pred = np.asarray(store_api.label_to_mass(label_pred, attrs), float)
     metrics = error_metrics(mass_pred, mass_true, label_pred, label_true)
     base_label = np.full(len(images), float(trained.metadata["train_label_mean"]))
     base_mass = np.asarray(store_api.label_to_mass(base_label, attrs), float)
@@ -113,6 +113,7 @@ def plot_predicted_vs_true(path: Path, mass_true: np.ndarray, mass_pred: np.ndar
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    import matplotlib.ticker  # noqa: F401  (NullFormatter)
 
     lo, hi = np.log10(mass_true.min()), np.log10(mass_true.max())
     edges = np.linspace(lo, hi + 1e-9 if hi > lo else lo + 1e-3, N_MASS_BINS + 1)
@@ -130,6 +131,7 @@ def plot_predicted_vs_true(path: Path, mass_true: np.ndarray, mass_pred: np.ndar
     ax.plot(line, line, "k--", lw=1, label="M_p = M_c")
     ax.set(xscale="log", yscale="log", xlabel="true mass M_c [Msun]", ylabel="predicted mass M_p [Msun]",
            title=f"predicted vs true, {N_MASS_BINS} bins (mean, sd)")
+    ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
     ax.legend()
     fig.tight_layout()
     fig.savefig(path, dpi=100)
