@@ -33,8 +33,8 @@ def evolve(particles: Particles, *, t_end: float, softening: float, backend: str
     softening
         Plummer softening length (simulation units), e.g. ``units.kpc_to_sim(preset.softening_kpc)``.
     backend
-        ``direct``, ``compiled``, ``tree``, ``cuda`` or ``auto`` (cuda on CuPy, tree for N >= 1e4 on the
-        CPU, else direct).
+        ``direct``, ``compiled``, ``tree``, ``cuda`` or ``auto`` (cuda on CuPy; on the CPU tree for
+        N >= 1e4, else the numba ``compiled`` direct sum).
     xp
         Array module (NumPy or CuPy); results come back on NumPy.
     energy_tolerance

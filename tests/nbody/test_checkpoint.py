@@ -13,10 +13,11 @@ from .models import plummer_sphere
 RUN = dict(t_end=1.0, softening=0.05, dt=0.01, output_times=[0.25, 0.8], diagnostics_every=7)
 
 
-@pytest.mark.parametrize("backend", ["direct", "tree"])
+@pytest.mark.parametrize("backend", ["direct", "auto", "tree"])
 def test_restart_is_bit_identical(tmp_path, backend):
     sphere = plummer_sphere(400, seed=11, n_tracers=40)
     reference = evolve(sphere, backend=backend, **RUN)
+    assert reference.stats["backend"] == {"auto": "compiled"}.get(backend, backend)
     path = tmp_path / "run.ckpt"
     partial = evolve(sphere, backend=backend, checkpoint_path=path, stop_after_steps=37, **RUN)
     assert path.exists() and partial.stats["complete"] is False and partial.stats["steps"] == 37
