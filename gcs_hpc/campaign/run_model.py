@@ -4,25 +4,82 @@ build the galaxy (or merger) -> evolve it -> map its GCs along every viewing ang
 the model's region and mark it done. A model that fails its physics checks (energy error, NaN) is marked
 failed in the store with the reason, and the campaign goes on. Everything the model needs travels in its
 arguments; nothing global. The array module is chosen here, at the edge, from the backend name.
+
+Checkpoints: with ``checkpoint_every_s`` the N-body run writes its full state every that many wall seconds
+to ``<store>.checkpoints/model-<index>.npz`` (:func:`checkpoint_path`, a folder beside the store, never
+inside it). A worker that dies or leaves (``--lifetime``, walltime) costs only the time since the last
+checkpoint: the rerun of the model resumes from it (bit-identical to an uninterrupted run on NumPy), so
+no model is impossible to finish under a time limit. The file is removed when the model is done or failed.
 """
 
 from __future__ import annotations
 
+import json
+import logging
 import time
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 
 from gcs_hpc.errors import ConfigError, SimulationError
 from gcs_hpc.specs import MapSpec, ModelSpec
 
+logger = logging.getLogger("gcs_hpc.campaign")
+
+#: Suffix of the checkpoint folder beside a store (``run1.zarr`` -> ``run1.zarr.checkpoints``).
+CHECKPOINT_SUFFIX = ".checkpoints"
+
+
+class ModelOutcome(NamedTuple):
+    """What one model's task returns to the farm."""
+
+    index: int
+    status: str
+    seconds: float
+    reason: str
+    resumed_from_step: int  # step of the checkpoint the run resumed from (0: started from t = 0)
+
+
+def checkpoint_directory(store_path: str | Path) -> Path:
+    """The folder of a store's checkpoints: ``<store>.checkpoints`` beside the store."""
+    store = Path(store_path)
+    return store.with_name(store.name + CHECKPOINT_SUFFIX)
+
+
+def checkpoint_path(store_path: str | Path, index: int) -> Path:
+    """The checkpoint file of model ``index`` of a store."""
+    return checkpoint_directory(store_path) / f"model-{index:07d}.npz"
+
+
+def resolve_backend(backend: str, n_particles: int, xp_name: str = "numpy") -> str:
+    """The campaign's reading of ``auto``: the exact compiled direct sum below the engine's tree threshold
+    on the CPU (the engine's own ``auto`` takes the plain NumPy direct sum there, ~10x slower), the tree
+    above it, CUDA on CuPy. Any other name is returned as given."""
+    if backend != "auto":
+        return backend
+    if xp_name == "cupy":
+        return "cuda"
+    from gcs_hpc.nbody.gravity import AUTO_TREE_MIN_N
+
+    return "tree" if n_particles >= AUTO_TREE_MIN_N else "compiled"
+
 
 def _failure_reason(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}"
 
 
+def _checkpoint_step(path: Path) -> int:
+    """Step stored in a checkpoint file (0 when there is none or it cannot be read)."""
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            return int(json.loads(str(data["meta"]))["step"])
+    except (OSError, ValueError, KeyError):
+        return 0
+
+
 def run_model(store_path: str | Path, index: int, spec: ModelSpec, map_spec: MapSpec,
-              backend: str = "auto") -> str:
+              backend: str = "auto", *, checkpoint_every_s: float | None = None) -> str:
     """Build, evolve and map model ``index`` of a campaign and write it into the store.
 
     Parameters
@@ -36,20 +93,23 @@ def run_model(store_path: str | Path, index: int, spec: ModelSpec, map_spec: Map
     map_spec
         How its maps are made.
     backend
-        N-body backend: ``auto``, ``direct``, ``compiled``, ``tree`` or ``cuda`` (the CuPy array module;
-        GPU workers).
+        N-body backend: ``auto`` (see :func:`resolve_backend`), ``direct``, ``compiled``, ``tree`` or
+        ``cuda`` (the CuPy array module; GPU workers).
+    checkpoint_every_s
+        Wall seconds between checkpoints of the N-body run (``None``: no checkpoints). An existing
+        checkpoint of this model is resumed either way.
 
     Returns
     -------
     str
         ``"done"`` (maps written) or ``"failed"`` (physics checks failed; reason written to the store).
     """
-    return _run(store_path, index, spec, map_spec, backend)[0]
+    return _run(store_path, index, spec, map_spec, backend, checkpoint_every_s)[0]
 
 
-def _run(store_path: str | Path, index: int, spec: ModelSpec, map_spec: MapSpec,
-         backend: str) -> tuple[str, str]:
-    """:func:`run_model`, returning ``(status, failure reason or "")``."""
+def _run(store_path: str | Path, index: int, spec: ModelSpec, map_spec: MapSpec, backend: str,
+         checkpoint_every_s: float | None = None) -> tuple[str, str, int]:
+    """:func:`run_model`, returning ``(status, failure reason or "", step resumed from)``."""
     # Imported here: the CLI starts fast, and only workers pay for numba compilation.
     from gcs_hpc.galaxy import build_model, disk_size_kpc
     from gcs_hpc.maps import make_model_maps
@@ -58,27 +118,47 @@ def _run(store_path: str | Path, index: int, spec: ModelSpec, map_spec: MapSpec,
     from gcs_hpc.units import kpc_to_sim
     from gcs_hpc.xp import array_module
 
-    xp = array_module("cupy" if backend == "cuda" else "numpy")
+    xp_name = "cupy" if backend == "cuda" else "numpy"
+    xp = array_module(xp_name)
     name = f"model {index} ({spec.suite}, seed {spec.seed})"
+    ckpt = checkpoint_path(store_path, index)
+    resumed = 0
     try:
         particles = build_model(spec)
-        result = evolve(particles, t_end=spec.t_end, softening=kpc_to_sim(spec.preset.softening_kpc),
-                        backend=backend, xp=xp, energy_tolerance=spec.preset.energy_tolerance,
-                        model_name=name)
+        kwargs = dict(t_end=spec.t_end, softening=kpc_to_sim(spec.preset.softening_kpc),
+                      backend=resolve_backend(backend, len(particles), xp_name), xp=xp,
+                      energy_tolerance=spec.preset.energy_tolerance, model_name=name,
+                      checkpoint_path=ckpt, checkpoint_every_s=checkpoint_every_s)
+        if ckpt.exists():
+            resumed = _checkpoint_step(ckpt)
+            logger.warning("%s: resuming from checkpoint %s at step %d", name, ckpt, resumed)
+        try:
+            result = evolve(particles, **kwargs)
+        except ConfigError as exc:
+            if not (ckpt.exists() and str(exc).startswith("checkpoint_path")):
+                raise
+            # a checkpoint of other inputs (another backend, a changed preset): start afresh
+            logger.warning("%s: ignoring checkpoint %s (%s); starting from t = 0", name, ckpt, exc)
+            ckpt.unlink(missing_ok=True)
+            resumed = 0
+            result = evolve(particles, **kwargs)
         maps, counts = make_model_maps(result.particles, map_spec, disk_size_kpc(spec.galaxy))
         if not np.all(np.isfinite(maps)):
             raise SimulationError(f"{name}: maps hold NaN or inf after the run")
     except (SimulationError, ConfigError) as exc:
         reason = _failure_reason(exc)
         mark_failed(store_path, index, reason)
-        return "failed", reason
+        ckpt.unlink(missing_ok=True)
+        return "failed", reason, resumed
     write_model(store_path, index, maps, counts)
-    return "done", ""
+    ckpt.unlink(missing_ok=True)  # evolve removes it on completion; a leftover .tmp is not reused
+    ckpt.with_name(ckpt.name + ".tmp").unlink(missing_ok=True)
+    return "done", "", resumed
 
 
 def timed_run_model(store_path: str | Path, index: int, spec: ModelSpec, map_spec: MapSpec,
-                    backend: str = "auto") -> tuple[int, str, float, str]:
-    """:func:`run_model` for the farm: ``(index, status, seconds, failure reason or "")``."""
+                    backend: str = "auto", checkpoint_every_s: float | None = None) -> ModelOutcome:
+    """:func:`run_model` for the farm, returning a :class:`ModelOutcome`."""
     start = time.perf_counter()
-    status, reason = _run(store_path, index, spec, map_spec, backend)
-    return index, status, time.perf_counter() - start, reason
+    status, reason, resumed = _run(store_path, index, spec, map_spec, backend, checkpoint_every_s)
+    return ModelOutcome(index, status, time.perf_counter() - start, reason, resumed)

@@ -32,15 +32,16 @@ def test_model_lands_in_its_region_only_and_is_deterministic(tmp_path):
     for name in ("maps", "counts"):  # the other models' regions still hold the template's fill values
         np.testing.assert_array_equal(ds[name].isel(model=[0, 2]).values,
                                       fresh[name].isel(model=[0, 2]).values)
-    index, status, seconds, reason = timed_run_model(other, 1, plan.models[1], plan.map_spec, TEST_BACKEND)
-    assert (index, status, reason) == (1, "done", "") and seconds > 0
+    index, status, seconds, reason, resumed = timed_run_model(other, 1, plan.models[1], plan.map_spec,
+                                                              TEST_BACKEND)
+    assert (index, status, reason, resumed) == (1, "done", "", 0) and seconds > 0
     np.testing.assert_array_equal(xr.open_zarr(other).maps.isel(model=1).values, maps)
 
 
 def test_failed_physics_check_is_recorded_with_its_reason(tmp_path):
     plan = tiny_plan(2, energy_tolerance=1e-12)  # no leapfrog conserves energy to 1e-12
     store = make_store(tmp_path / "s.zarr", plan)
-    index, status, _, reason = timed_run_model(store, 0, plan.models[0], plan.map_spec, TEST_BACKEND)
+    index, status, _, reason, _ = timed_run_model(store, 0, plan.models[0], plan.map_spec, TEST_BACKEND)
     assert status == "failed" and "SimulationError" in reason and "energy" in reason.lower()
     ds = xr.open_zarr(store)
     assert list(ds.status.values) == ["failed", "pending"]

@@ -1,0 +1,107 @@
+"""Checkpoints of a model's N-body run: a worker killed after a checkpoint costs only the time since it;
+the rerun resumes from the checkpoint's step and lands bit-identical maps (NumPy). Real physics, tiny
+models, a real subprocess killed with SIGKILL."""
+
+from __future__ import annotations
+
+import logging
+import os
+import pickle
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import xarray as xr
+
+from gcs_hpc.campaign.run_model import (_checkpoint_step, checkpoint_directory, checkpoint_path,
+                                        resolve_backend, run_model, timed_run_model)
+
+from .helpers import REPO, TEST_BACKEND, make_store, tiny_plan
+
+#: A tiny model run long enough (seconds) to be killed between checkpoints.
+T_END = 4.0
+EVERY_S = 0.3
+
+_WORKER = """
+import pickle, sys
+sys.path.insert(0, {repo!r})
+from gcs_hpc.campaign.run_model import run_model
+store, spec, map_spec = pickle.load(open({job!r}, "rb"))
+run_model(store, 0, spec, map_spec, {backend!r}, checkpoint_every_s={every!r})
+"""
+
+
+def _maps(store):
+    ds = xr.open_zarr(store)
+    return ds.maps.isel(model=0).values, ds.counts.isel(model=0).values
+
+
+def test_killed_model_resumes_from_its_checkpoint_bit_identical(tmp_path, caplog):
+    plan = tiny_plan(1, t_end_disk=T_END, t_end_merger=T_END)
+    spec = plan.models[0]
+    store = make_store(tmp_path / "run.zarr", plan)
+    ckpt = checkpoint_path(store, 0)
+    assert ckpt.parent == tmp_path / "run.zarr.checkpoints"  # beside the store, never inside it
+    job = tmp_path / "job.pkl"
+    job.write_bytes(pickle.dumps((str(store), spec, plan.map_spec)))
+    code = _WORKER.format(repo=str(REPO), job=str(job), backend=TEST_BACKEND, every=EVERY_S)
+    worker = subprocess.Popen([sys.executable, "-c", code])
+    try:
+        deadline = time.monotonic() + 120
+        while not ckpt.exists() and worker.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert ckpt.exists(), f"no checkpoint written (worker exit {worker.poll()})"
+        time.sleep(EVERY_S)  # one more checkpoint, usually
+        os.kill(worker.pid, signal.SIGKILL)
+    finally:
+        worker.kill()
+        worker.wait(timeout=30)
+    step = _checkpoint_step(ckpt)
+    assert step > 0
+    assert xr.open_zarr(store).status.values[0] == "pending"  # killed before its maps were written
+
+    with caplog.at_level(logging.WARNING, logger="gcs_hpc.campaign"):
+        outcome = timed_run_model(store, 0, spec, plan.map_spec, TEST_BACKEND, checkpoint_every_s=EVERY_S)
+    assert outcome.status == "done" and outcome.resumed_from_step == step
+    assert f"resuming from checkpoint {ckpt} at step {step}" in caplog.text
+    assert not ckpt.exists() and not list(checkpoint_directory(store).iterdir())  # removed once done
+
+    # an uninterrupted run of the same spec (no checkpoints at all): bit-identical maps and counts
+    reference = make_store(tmp_path / "ref.zarr", plan)
+    assert run_model(reference, 0, spec, plan.map_spec, TEST_BACKEND) == "done"
+    for got, want in zip(_maps(store), _maps(reference)):
+        np.testing.assert_array_equal(got, want)
+
+
+def test_checkpoint_of_other_inputs_is_ignored_and_the_model_runs_from_the_start(tmp_path, caplog):
+    from gcs_hpc.galaxy import build_model
+    from gcs_hpc.nbody import evolve
+    from gcs_hpc.units import kpc_to_sim
+
+    plan = tiny_plan(2)
+    store = make_store(tmp_path / "s.zarr", plan)
+    ckpt = checkpoint_path(store, 0)
+    other = plan.models[1]  # model 1's run, stopped with a checkpoint, left in model 0's place
+    evolve(build_model(other), t_end=other.t_end, softening=kpc_to_sim(other.preset.softening_kpc),
+           backend=TEST_BACKEND, checkpoint_path=ckpt, stop_after_steps=2)
+    assert _checkpoint_step(ckpt) == 2
+    with caplog.at_level(logging.WARNING, logger="gcs_hpc.campaign"):
+        outcome = timed_run_model(store, 0, plan.models[0], plan.map_spec, TEST_BACKEND)
+    assert outcome.status == "done" and outcome.resumed_from_step == 0, outcome.reason
+    assert "ignoring checkpoint" in caplog.text and "belongs to another run" in caplog.text
+    assert not ckpt.exists()
+    reference = make_store(tmp_path / "ref.zarr", plan)
+    assert run_model(reference, 0, plan.models[0], plan.map_spec, TEST_BACKEND) == "done"
+    for got, want in zip(_maps(store), _maps(reference)):
+        np.testing.assert_array_equal(got, want)
+
+
+def test_campaign_auto_backend_is_the_compiled_direct_sum_below_the_tree_threshold():
+    from gcs_hpc.nbody.gravity import AUTO_TREE_MIN_N
+
+    assert resolve_backend("auto", AUTO_TREE_MIN_N - 1) == "compiled"
+    assert resolve_backend("auto", AUTO_TREE_MIN_N) == "tree"
+    assert resolve_backend("auto", 10, "cupy") == "cuda"
+    assert resolve_backend("direct", 10) == "direct"
