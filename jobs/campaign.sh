@@ -23,7 +23,10 @@
 # environment: an activated venv or conda env, or PATH's python3); set GCS_PYTHON to choose another.
 # Logs go to $GCS_LOG_DIR (default: logs/ in the submission folder): logs/campaign-<jobid>.log, and the
 # worker jobs' logs under logs/workers/. Safe to requeue (scontrol requeue, preemption, node failure):
-# the job reruns the same command, which resumes the store and runs only the models not yet done.
+# the job reruns the same command, which resumes the store and runs only the models not yet done; a model
+# cut off mid-run resumes from its N-body checkpoint (<store>.checkpoints/, every checkpoint_every_s of
+# the cluster file). SLURM does not requeue a job that hit its --time: resubmit the same command (or
+# use --requeue with a preemptible partition). Files are created owner-only (umask 077; GCS_UMASK).
 #
 #SBATCH --job-name=gcs-campaign
 #SBATCH --cpus-per-task=2
@@ -33,6 +36,8 @@
 #SBATCH --open-mode=append
 #SBATCH --signal=B:TERM@120
 set -euo pipefail
+# Logs, store, checkpoints and credentials get the user's permissions only (GCS_UMASK=027: group may read).
+umask "${GCS_UMASK:-077}"
 
 cd "${SLURM_SUBMIT_DIR:-$PWD}"
 LOG_DIR="${GCS_LOG_DIR:-$PWD/logs}"
@@ -54,10 +59,13 @@ fi
 echo "=== $(date -Is) job ${SLURM_JOB_ID:-none} (restart ${SLURM_RESTART_COUNT:-0}) on $(hostname -s)," \
      "${SLURM_CPUS_ON_NODE:-?} cores; python $PY"
 echo "=== python -m gcs_hpc.campaign $*"
-# Unless given, worker job logs go next to this log.
+# Unless given, worker job logs go next to this log; the CLI keeps this script's umask.
 args=("$@")
 if [[ " $* " != *" --log-dir"* ]]; then
   args+=(--log-dir "$LOG_DIR")
+fi
+if [[ " $* " != *" --umask"* ]]; then
+  args+=(--umask "$(umask)")
 fi
 # exec: the campaign gets SLURM's SIGTERM itself (walltime, scancel, requeue) and closes its worker jobs.
 exec "$PY" -m gcs_hpc.campaign "${args[@]}"

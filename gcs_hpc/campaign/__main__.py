@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import os
 import signal
 import sys
 from pathlib import Path
@@ -63,6 +64,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="seconds between progress lines when not on a terminal (default 30)")
     p.add_argument("--log-dir", default="logs", metavar="DIR",
                    help="folder for SLURM worker job logs (default ./logs)")
+    p.add_argument("--umask", default="077", metavar="OCTAL",
+                   help="umask for everything the campaign creates: store, checkpoints, logs (default 077: "
+                        "owner-only; 027 lets your group read)")
     p.add_argument("--dry-run", action="store_true",
                    help="validate everything and print the plan; submit nothing, write nothing")
     return p
@@ -78,6 +82,21 @@ def _check_args(args: argparse.Namespace) -> None:
     if args.max_failures is not None:
         check_range("", "--max-failures", args.max_failures, 1, 10_000_000)
     check_range("", "--progress-interval", args.progress_interval, 0.0, 86_400.0)
+    parse_umask(args.umask)
+
+
+def parse_umask(text: str) -> int:
+    """``"077"`` -> ``0o077``; a clear error for anything that is not an octal umask."""
+    try:
+        value = int(str(text), 8)
+    except ValueError:
+        value = -1
+    if not 0 <= value <= 0o777:
+        raise ConfigError(f"--umask = {text!r} is not an octal umask; allowed: 000..777, e.g. 077 or 027")
+    if value & 0o002 == 0:
+        raise ConfigError(f"--umask = {text!r} leaves files the campaign creates world-writable; allowed: "
+                          "a umask that removes the others' write bit (e.g. 077, 027, 022)")
+    return value
 
 
 def prepare(args: argparse.Namespace):
@@ -117,6 +136,13 @@ def open_store(store: Path, plan, resume: bool | None) -> list[int]:
     return pending_indices(store)
 
 
+def _remove_if_empty(folder: Path) -> None:
+    try:
+        folder.rmdir()
+    except OSError:  # absent, or holds checkpoints of models still to finish
+        pass
+
+
 def _on_sigterm(signum, frame):  # SLURM sends SIGTERM at walltime, scancel and requeue
     raise SystemExit(128 + signum)
 
@@ -127,6 +153,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     store = Path(args.store).expanduser().resolve()
     try:
         config, cluster, plan, max_failures = prepare(args)
+        # Before anything is created: store, checkpoints, logs and credentials get the user's permissions
+        # only; worker processes (local) and worker jobs (sbatch propagates it) inherit it.
+        os.umask(parse_umask(args.umask))
         counts = ", ".join(f"{k} {len(v)}" for k, v in plan.suite_indices().items())
         print(f"campaign {config.name!r}: {plan.n_models} models ({counts}), preset "
               f"{config.resolved_preset.name}, seed {config.seed}, {plan.map_spec.n_angles} angles",
@@ -147,6 +176,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     from gcs_hpc.campaign.farm import run_farm
     from gcs_hpc.campaign.progress import Progress
+    from gcs_hpc.campaign.run_model import checkpoint_directory
 
     signal.signal(signal.SIGTERM, _on_sigterm)
     progress = Progress(total=plan.n_models, already_done=done_before, interval_s=args.progress_interval)
@@ -161,6 +191,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_INTERRUPTED
     progress.close()
     print(progress.summary(), flush=True)
+    if report.resumed:
+        print(f"{len(report.resumed)} models resumed from their N-body checkpoints", flush=True)
+    _remove_if_empty(checkpoint_directory(store))
     if report.failures:
         listed = "; ".join(f"model {i}: {r}" for i, r in sorted(report.failures.items())[:5])
         print(f"{len(report.failures)} models failed ({listed}{' ...' if len(report.failures) > 5 else ''}); "

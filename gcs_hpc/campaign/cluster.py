@@ -27,7 +27,7 @@ CONFIG_DIR = Path(__file__).resolve().parents[2] / "configs" / "cluster"
 
 #: LocalCluster keywords a cluster file may set under ``local:``.
 LOCAL_KEYS = ("threads_per_worker", "processes", "memory_limit", "local_directory", "silence_logs", "host",
-              "protocol", "interface")
+              "protocol", "interface", "lifetime", "lifetime_stagger", "lifetime_restart")
 #: SLURMCluster (dask-jobqueue 0.9) keywords a cluster file may set under ``slurm:``.
 SLURM_KEYS = ("cores", "memory", "processes", "walltime", "queue", "account", "project", "job_cpu", "job_mem",
               "job_extra_directives", "job_directives_skip", "job_script_prologue", "worker_extra_args",
@@ -69,6 +69,10 @@ class ClusterConfig:
         Where the dask dashboard listens (localhost by default).
     retries
         Times a model whose task raised (not a physics failure) is retried before it counts as failed.
+    checkpoint_every_s
+        Wall seconds between checkpoints of each model's N-body run (``null``: none). A model cut off by
+        a worker's end (``--lifetime``, walltime, a kill) resumes from its last checkpoint, so keep this
+        well below the worker lifetime. Checkpoints go beside the store (``<store>.checkpoints/``).
     security
         TLS between scheduler, workers and client with credentials made for this campaign. ``None``
         (default): on for slurm (anyone who can reach an unauthenticated scheduler can run code on it),
@@ -87,6 +91,7 @@ class ClusterConfig:
     resources: dict[str, float] = field(default_factory=dict, hash=False)
     dashboard_address: str = "localhost:8787"
     retries: int = 2
+    checkpoint_every_s: float | None = 600.0
     security: bool | None = None
     security_directory: str = "~/.gcs_hpc/security"
     local: dict[str, Any] = field(default_factory=dict, hash=False)
@@ -98,6 +103,8 @@ class ClusterConfig:
         if self.workers is not None:
             check_range("cluster", "workers", self.workers, 1, 100_000)
         check_range("cluster", "retries", self.retries, 0, 100)
+        if self.checkpoint_every_s is not None:
+            check_range("cluster", "checkpoint_every_s", self.checkpoint_every_s, 0.0, 1e7, low_open=True)
         for name, amount in self.resources.items():
             check_range("cluster.resources", name, amount, 0.0, 1e6, low_open=True)
         _check_keys("local", self.local, LOCAL_KEYS)
@@ -127,6 +134,15 @@ class ClusterConfig:
         if self.workers is not None:
             return self.workers
         return available_cores() if self.kind == "local" else 2
+
+    @property
+    def planned_threads(self) -> int:
+        """Worker threads the cluster is meant to have (adaptive: at its maximum)."""
+        if self.kind == "local":
+            return self.n_workers * int(self.local.get("threads_per_worker", 1))
+        processes = int(self.slurm.get("processes", 1))
+        workers = self.adapt.maximum if self.adapt is not None else self.n_workers
+        return workers * max(1, int(self.slurm["cores"]) // processes)
 
     @property
     def tls(self) -> bool:
@@ -222,6 +238,12 @@ def _log_level(level: str | int | bool) -> int | bool:
     return level
 
 
+def _current_umask() -> int:
+    mask = os.umask(0o077)
+    os.umask(mask)
+    return mask
+
+
 def _worker_env() -> dict[str, str]:
     # One thread per worker process: the farm parallelises over models, not inside one.
     return {"NUMBA_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1",
@@ -264,8 +286,9 @@ def start_cluster(config: ClusterConfig, *, log_directory: str | Path | None = N
         if log_directory is not None and "log_directory" not in kwargs:
             kwargs["log_directory"] = str(log_directory)
         kwargs.setdefault("job_script_prologue", [])
-        kwargs["job_script_prologue"] = [f"export {k}={v}" for k, v in _worker_env().items()] + list(
-            kwargs["job_script_prologue"])
+        # the worker jobs write store chunks and checkpoints with this process's umask
+        kwargs["job_script_prologue"] = [f"umask {_current_umask():03o}"] + [
+            f"export {k}={v}" for k, v in _worker_env().items()] + list(kwargs["job_script_prologue"])
         kwargs["silence_logs"] = _log_level(kwargs.get("silence_logs", "error"))
         if config.tls:
             kwargs["security"] = True  # temporary TLS credentials made for this campaign

@@ -52,19 +52,6 @@ def checkpoint_path(store_path: str | Path, index: int) -> Path:
     return checkpoint_directory(store_path) / f"model-{index:07d}.npz"
 
 
-def resolve_backend(backend: str, n_particles: int, xp_name: str = "numpy") -> str:
-    """The campaign's reading of ``auto``: the exact compiled direct sum below the engine's tree threshold
-    on the CPU (the engine's own ``auto`` takes the plain NumPy direct sum there, ~10x slower), the tree
-    above it, CUDA on CuPy. Any other name is returned as given."""
-    if backend != "auto":
-        return backend
-    if xp_name == "cupy":
-        return "cuda"
-    from gcs_hpc.nbody.gravity import AUTO_TREE_MIN_N
-
-    return "tree" if n_particles >= AUTO_TREE_MIN_N else "compiled"
-
-
 def _failure_reason(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}"
 
@@ -93,8 +80,9 @@ def run_model(store_path: str | Path, index: int, spec: ModelSpec, map_spec: Map
     map_spec
         How its maps are made.
     backend
-        N-body backend: ``auto`` (see :func:`resolve_backend`), ``direct``, ``compiled``, ``tree`` or
-        ``cuda`` (the CuPy array module; GPU workers).
+        N-body backend: ``auto`` (the engine's choice: on the CPU the numba ``compiled`` direct sum below
+        1e4 particles, the ``tree`` above), ``direct``, ``compiled``, ``tree`` or ``cuda`` (the CuPy array
+        module; GPU workers).
     checkpoint_every_s
         Wall seconds between checkpoints of the N-body run (``None``: no checkpoints). An existing
         checkpoint of this model is resumed either way.
@@ -118,15 +106,14 @@ def _run(store_path: str | Path, index: int, spec: ModelSpec, map_spec: MapSpec,
     from gcs_hpc.units import kpc_to_sim
     from gcs_hpc.xp import array_module
 
-    xp_name = "cupy" if backend == "cuda" else "numpy"
-    xp = array_module(xp_name)
+    xp = array_module("cupy" if backend == "cuda" else "numpy")
     name = f"model {index} ({spec.suite}, seed {spec.seed})"
     ckpt = checkpoint_path(store_path, index)
     resumed = 0
     try:
         particles = build_model(spec)
         kwargs = dict(t_end=spec.t_end, softening=kpc_to_sim(spec.preset.softening_kpc),
-                      backend=resolve_backend(backend, len(particles), xp_name), xp=xp,
+                      backend=backend, xp=xp,
                       energy_tolerance=spec.preset.energy_tolerance, model_name=name,
                       checkpoint_path=ckpt, checkpoint_every_s=checkpoint_every_s)
         if ckpt.exists():

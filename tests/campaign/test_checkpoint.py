@@ -16,7 +16,7 @@ import numpy as np
 import xarray as xr
 
 from gcs_hpc.campaign.run_model import (_checkpoint_step, checkpoint_directory, checkpoint_path,
-                                        resolve_backend, run_model, timed_run_model)
+                                        run_model, timed_run_model)
 
 from .helpers import REPO, TEST_BACKEND, make_store, tiny_plan
 
@@ -96,12 +96,3 @@ def test_checkpoint_of_other_inputs_is_ignored_and_the_model_runs_from_the_start
     assert run_model(reference, 0, plan.models[0], plan.map_spec, TEST_BACKEND) == "done"
     for got, want in zip(_maps(store), _maps(reference)):
         np.testing.assert_array_equal(got, want)
-
-
-def test_campaign_auto_backend_is_the_compiled_direct_sum_below_the_tree_threshold():
-    from gcs_hpc.nbody.gravity import AUTO_TREE_MIN_N
-
-    assert resolve_backend("auto", AUTO_TREE_MIN_N - 1) == "compiled"
-    assert resolve_backend("auto", AUTO_TREE_MIN_N) == "tree"
-    assert resolve_backend("auto", 10, "cupy") == "cuda"
-    assert resolve_backend("direct", 10) == "direct"
