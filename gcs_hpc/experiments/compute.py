@@ -80,18 +80,35 @@ def compute_section(results: dict[str, dict[str, Any]], runs: Path, scale: str) 
                           for k, v in t["kinds"].items())
         lines.append(f"| {name} | {sum(v['n'] for v in t['kinds'].values())} | {t['wall_s']:.0f} | "
                      f"{t['workers']} | {kinds} |")
-    train = {}
+    train: dict[str, list] = {}
+    shared = 0
     for r in results.values():
         for n in r["nets"]:
             t = n["train"]
-            train.setdefault(r["net"], []).append((t["wall_s"], t["images_per_s"], t["epochs"]))
+            train.setdefault(r["net"], []).append((t["wall_s"], t["images_per_s"], t["epochs"],
+                                                   t.get("single_writer", True)))
+            shared += not t.get("single_writer", True)
+    for net, v in train.items():  # throughput from nets one process trained alone, where there are any
+        alone = [x for x in v if x[3]]
+        train[net] = alone or v
     lines += ["", "Training (CPU, TensorFlow): " + "; ".join(
         f"{net}: {len(v)} nets, {np.mean([x[0] for x in v]):.0f} s each on average, "
-        f"{np.mean([x[1] for x in v]):.0f} images/s" for net, v in train.items()) + "."]
-    stage = {k: sum(r.get("timings", {}).get(k, 0.0) for r in results.values())
-             for k in ("campaign_s", "train_s", "evaluate_s", "compare_s")}
-    lines += ["", "Stage totals over all experiments (wall, s): " + ", ".join(
-        f"{k[:-2]} {v:.0f}" for k, v in stage.items()) + "."]
+        f"{np.mean([x[1] for x in v]):.0f} images/s" + ("" if all(x[3] for x in v) else
+                                                        " (measured while two processes trained it)")
+        for net, v in train.items()) + "."]
+    if shared:
+        lines += ["", f"{shared} nets were trained by two processes at once (a duplicate run, started by "
+                  "mistake, resumed from the same checkpoints): each is still one chain of checkpoints to "
+                  "the full epoch count and is evaluated from its saved weights, but its wall time is "
+                  "inflated; throughput above comes from nets trained by one process where any exist."]
+    compare_s = 0.0
+    for path in (Path(runs) / scale / "compare").glob("*.json"):
+        compare_s += float(json.loads(path.read_text()).get("wall_s") or 0.0)
+    campaign_s = sum(t["wall_s"] for t in timings.values())
+    train_s = sum(n["train"]["wall_s"] for r in results.values() for n in r["nets"])
+    lines += ["", f"Measured wall time summed over the stages (each done once; later runs reuse them): "
+              f"campaigns {campaign_s / 60:.1f} min, training {train_s / 60:.1f} min (inflated where two "
+              f"processes trained one net), classic-estimator comparisons {compare_s / 60:.1f} min."]
     lines += ["", *paper_projection(results, runs, scale, timings, train)]
     return lines
 

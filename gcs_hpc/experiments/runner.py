@@ -57,13 +57,16 @@ def train_net(spec: ExperimentSpec, scale: str, store: Path, split: str, channel
         log(f"[{spec.name}] training {out.name} ({spec.net}, {channels} channel(s), split {split}, "
             f"{sizes.epochs} epochs, noise {spec.noise_kms} km/s)")
         train(cfg, cluster=WorkerCluster(("localhost:0",), 0), log=lambda m: None)
-    history = [json.loads(line) for line in (out / "logs" / "worker-0.jsonl").read_text().splitlines() if line]
+    records = [json.loads(line) for line in (out / "logs" / "worker-0.jsonl").read_text().splitlines() if line]
+    by_epoch = {r["epoch"]: r for r in records}  # a resumed run appends; the last record of an epoch counts
+    history = [by_epoch[k] for k in sorted(by_epoch)]
     meta = json.loads((out / METADATA_FILE).read_text())
     return {"epochs": len(history), "final_loss": history[-1]["loss"] if history else None,
             "first_loss": history[0]["loss"] if history else None,
             "wall_s": float(sum(h["wall_s"] for h in history)),
             "images_per_s": float(np.mean([h["images_per_s"] for h in history])) if history else None,
-            "parameters": meta.get("parameters"), "split": meta.get("split")}
+            "parameters": meta.get("parameters"), "split": meta.get("split"),
+            "log_records": len(records), "single_writer": len(records) == len(history)}
 
 
 def evaluate_split(spec: ExperimentSpec, scale: str, store: Path, split: str, runs: Path
@@ -134,11 +137,17 @@ def _store_summary(store: Path) -> dict[str, Any]:
     ds = open_store(store)
     status, suite = string_coord(ds, "status"), string_coord(ds, "suite")
     attrs = store_attrs(store)
+    done = np.flatnonzero(status == "done")
+    maps = np.asarray(ds["maps"].isel(model=done).values) if len(done) else np.zeros((0, 1, 2, 1, 1))
+    occupied = np.asarray(ds["counts"].isel(model=done).values) > 0 if len(done) else np.zeros((0, 1, 1, 1), bool)
+    sigma, v = maps[:, :, 0][occupied], maps[:, :, 1][occupied]
     return {"n_models": int(len(status)), "done": int((status == "done").sum()),
             "failed": int((status == "failed").sum()), "n_angles": int(ds.sizes["angle"]),
             "done_by_suite": {s: int(((suite == s) & (status == "done")).sum()) for s in np.unique(suite)},
             "label_log10_mass": [attrs.get("label_log10_mass_min"), attrs.get("label_log10_mass_max")],
-            "map_spec": attrs.get("map_spec")}
+            "map_spec": attrs.get("map_spec"),
+            "map_sigma_median_kms": float(np.median(sigma)) if sigma.size else None,
+            "map_abs_v_median_kms": float(np.median(np.abs(v))) if v.size else None}
 
 
 def run(names: str | list[str], scale: str, runs: Path = DEFAULT_RUNS,
