@@ -31,7 +31,8 @@ def build_parser() -> argparse.ArgumentParser:
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = p.add_subparsers(dest="command", required=True)
     r = sub.add_parser("run", help="run experiments (campaign, training, evaluation, classic estimators)")
-    r.add_argument("names", nargs="+", metavar="NAME", help="experiment names (configs/experiments/) or 'all'")
+    r.add_argument("names", nargs="+", metavar="NAME", help="experiment names (configs/experiments/) or "
+                                                            "'all'")
     r.add_argument("--scale", required=True, choices=SCALES, help="sizes to run at (test, laptop, paper)")
     r.add_argument("--runs", default="runs", help="folder for stores, nets and results (default ./runs)")
     rep = sub.add_parser("report", help="write the results report from a runs folder")

@@ -55,12 +55,16 @@ def two_channels(results: dict[str, dict[str, Any]]) -> list[str]:
     verdict = ("Yes" if sig_wins > n / 2 and not sig_losses else
                "In direction, yes; per experiment, not significantly" if wins > n / 2 and not sig_losses else
                "No")
-    return [f"1. **Does two-channel beat one-channel without leakage?** {verdict}. On the by-model (or suite) "
+    return [f"1. **Does two-channel beat one-channel without leakage?** {verdict}. On the by-model (or "
+            "suite) "
             f"split the two-channel net has the higher accuracy in {wins} of {n} experiments (significant "
             f"beyond 2 standard errors in {sig_wins}, significantly worse in {sig_losses}; a sign test gives "
-            f"p = {p_sign:.3f} for {wins} or more of {n} by chance, though experiments sharing a store are not "
-            f"independent). The scatter in dex hardly moves (mean change {sum(dscatter) / len(dscatter):+.3f} "
-            "dex): the gain in 1 - mean|E_i| comes mostly from fewer large over-predictions, not from tighter "
+            f"p = {p_sign:.3f} for {wins} or more of {n} by chance, though experiments sharing a store are "
+            "not "
+            "independent). The scatter in dex hardly moves (mean change "
+            f"{sum(dscatter) / len(dscatter):+.3f} "
+            "dex): the gain in 1 - mean|E_i| comes mostly from fewer large over-predictions, not from "
+            "tighter "
             "masses. One -> two channels: " + "; ".join(parts) + "."]
 
 
@@ -110,7 +114,8 @@ def noise(results: dict[str, dict[str, Any]]) -> list[str]:
                 f"{m5n['accuracy']:.3f} ± {m5n['accuracy_se']:.3f}, on clean maps {m5c['accuracy']:.3f}")
         if m4c:
             d = _diff(m5n, m4c)
-            text += (f"; DL4 (clean training) on clean maps {m4c['accuracy']:.3f}, Δ {d[0]:+.3f} ± {d[1]:.3f} "
+            text += (f"; DL4 (clean training) on clean maps {m4c['accuracy']:.3f}, Δ {d[0]:+.3f} ± "
+                     f"{d[1]:.3f} "
                      f"({_sig(d)})")
         if m4n:
             text += f"; DL4 on the same noisy maps {m4n['accuracy']:.3f}"
@@ -129,11 +134,13 @@ def noise(results: dict[str, dict[str, Any]]) -> list[str]:
             f"{PAPER_DL5_ACCURACY})?** {'Yes' if drop and max(drop) < 0.02 else 'See the numbers'}: by-model "
             f"split, test maps with {noisy} "
             "km/s Gaussian noise per pixel: " + "; ".join(lines) + ". "
-            + (f"Noise of {noisy} km/s costs at most {max(drop):.3f} in accuracy, with or without augmentation, "
+            + (f"Noise of {noisy} km/s costs at most {max(drop):.3f} in accuracy, with or without "
+               "augmentation, "
                if drop else "")
             + (f"because it is small against the maps themselves (median sigma of occupied pixels "
                f"{amp:.0f} km/s). " if amp else "")
-            + ("We do not reproduce the paper's fall to 0.81; its cause is not 5 km/s (0.04 velocity units) of "
+            + ("We do not reproduce the paper's fall to 0.81; its cause is not 5 km/s (0.04 velocity units) "
+               "of "
                "pixel noise on maps of this amplitude. " if drop and max(drop) < 0.05 else "")
             + "Differences between DL4 and DL5 on clean maps are "
               "differences between two training runs (different noise draws act as a regulariser), within "
@@ -174,8 +181,10 @@ def classic(results: dict[str, dict[str, Any]]) -> list[str]:
             f"{groups}. Bias / scatter of log10(M_est/M_total) in dex, same projections: " + "; ".join(parts)
             + ". The classic estimators weigh the mass inside the GCs' extent (compare their bias against "
               "M(<r_out) in the tables), not the halo out to its virial radius, hence their negative bias "
-              "against M_total; calibrated by a constant offset, the tightest classic estimator would beat the "
-              f"CNN's scatter in {groups - tighter} of {groups} comparisons. The CNN learns that offset from the "
+              "against M_total; calibrated by a constant offset, the tightest classic estimator would beat "
+              "the "
+              f"CNN's scatter in {groups - tighter} of {groups} comparisons. The CNN learns that offset "
+              "from the "
               "training set, which holds only inside the training distribution; how far the galaxies evolved "
               "before they were mapped (see the caveats) matters for estimators that assume equilibrium."]
 
@@ -205,8 +214,10 @@ def studies(results: dict[str, dict[str, Any]]) -> list[str]:
     if d1 and n2:
         a, b = metric(d1, "model", 2), metric(n2, "model", 2)
         if a and b:
-            text += (f"DL1 and ngc200 are the same experiment trained twice (same store and split): two-channel "
-                     f"accuracy {a['accuracy']:.3f} vs {b['accuracy']:.3f}, scatter {a['scatter_dex']:.3f} vs "
+            text += ("DL1 and ngc200 are the same experiment trained twice (same store and split): "
+                     "two-channel "
+                     f"accuracy {a['accuracy']:.3f} vs {b['accuracy']:.3f}, scatter {a['scatter_dex']:.3f} "
+                     "vs "
                      f"{b['scatter_dex']:.3f} dex, a measure of training-to-training variation.")
     return [text]
 

@@ -73,7 +73,8 @@ def compute_section(results: dict[str, dict[str, Any]], runs: Path, scale: str) 
     timings = _timings(runs, scale)
     lines = [f"Measured on this machine (2 cores shared with other work at the same time, so wall times "
              f"are noisy and pessimistic), scale {scale}:", "",
-             "| store | models | campaign wall (s) | workers | per model, by kind: n, mean s, median s, particles |",
+             "| store | models | campaign wall (s) | workers | per model, by kind: n, mean s, median s, "
+             "particles |",
              "|---|---|---|---|---|"]
     for name, t in timings.items():
         kinds = "; ".join(f"{k}: {v['n']}, {v['mean_s']:.2f}, {v['median_s']:.2f}, {v['particles']:,.0f}"
@@ -133,7 +134,8 @@ def paper_projection(results: dict[str, dict[str, Any]], runs: Path, scale: str,
         per = {p["kind"]: p for p in (probe if isinstance(probe, list) else [probe])}
         for kind, p in per.items():
             lines.append(f"- Probe, {kind} model of the paper preset on this CPU ({p['backend']} backend, "
-                         f"{p['n_particles']:,} particles): build {p['build_s']:.0f} s, {p['step_s']:.1f} s per "
+                         f"{p['n_particles']:,} particles): build {p['build_s']:.0f} s, {p['step_s']:.1f} s "
+                         "per "
                          f"step, dt {p['dt']:.4f} units, so {p['full_run_steps']:,.0f} steps to t_end "
                          f"{p['t_end']:g}: {p['model_s'] / 3600:.1f} CPU-core hours per model (one worker).")
         disk_s = per.get("disk", {}).get("model_s")
@@ -147,7 +149,8 @@ def paper_projection(results: dict[str, dict[str, Any]], runs: Path, scale: str,
                          + ("" if "merger" in per else ", costed as two galaxies for t_end_merger") +
                          f") = {total_models * mean_s / 3600:,.0f} worker-hours of this CPU backend. "
                          "No GPU was lent to this task, so the CUDA backend's per-model time is not measured "
-                         "here; divide by the measured GPU/CPU speed-up of gcs_hpc.nbody before booking GPUs.")
+                         "here; divide by the measured GPU/CPU speed-up of gcs_hpc.nbody before booking "
+                         "GPUs.")
     else:
         lines.append("- No paper-preset probe in this runs folder (`python -m gcs_hpc.experiments probe`); "
                      "projection from the laptop timings below.")
@@ -174,9 +177,11 @@ def paper_projection(results: dict[str, dict[str, Any]], runs: Path, scale: str,
         hours += per_net * len(s.splits) * len(s.channels)
         n_nets += len(s.splits) * len(s.channels)
     if n_nets:
-        lines.append(f"- Training at the paper scale: {n_nets} nets, 80 % of each store's images x 1000 epochs at "
+        lines.append(f"- Training at the paper scale: {n_nets} nets, 80 % of each store's images x 1000 "
+                     "epochs at "
                      f"this CPU's measured images/s ({', '.join(f'{k} {v:.0f}' for k, v in ips.items())}): "
-                     f"{hours:,.0f} CPU hours in all (a GPU is typically one to two orders of magnitude faster "
+                     f"{hours:,.0f} CPU hours in all (a GPU is typically one to two orders of magnitude "
+                     "faster "
                      "for these small convolutional nets; not measured here).")
     return lines
 

@@ -49,11 +49,13 @@ def _runs_table(results: dict[str, dict[str, Any]]) -> list[str]:
         s, z = r["store_summary"], r["sizes"]
         po = z.get("preset_overrides") or {}
         preset = get_preset(z["preset"])
-        t_disk, t_merger = po.get("t_end_disk", preset.t_end_disk), po.get("t_end_merger", preset.t_end_merger)
+        t_disk = po.get("t_end_disk", preset.t_end_disk)
+        t_merger = po.get("t_end_merger", preset.t_end_merger)
         lo, hi = s.get("label_log10_mass", [None, None])
         lines.append(f"| {name} | {r['campaign']} | {s['done']} / {s['failed']} | "
                      + ", ".join(f"{k} {v}" for k, v in s["done_by_suite"].items())
-                     + f" | {s['n_angles']} | {z['preset']} | {t_disk * TIME_GYR:.2f}, {t_merger * TIME_GYR:.2f} | "
+                     + f" | {s['n_angles']} | {z['preset']} | {t_disk * TIME_GYR:.2f}, "
+                       f"{t_merger * TIME_GYR:.2f} | "
                        f"{lo}..{hi} | {z['epochs']} | {r['description']} |")
     return lines
 
@@ -68,25 +70,31 @@ def _caveats(results: dict[str, dict[str, Any]], scale: str) -> list[str]:
     presets = sorted({z["preset"] for z in sizes})
     lines = [f"- Sizes: {', '.join(map(str, n_models))} models per store, {', '.join(presets)} preset, "
              f"{', '.join(map(str, epochs))} epochs (paper: 800-2000 models of ~1e6 particles, 100 angles, "
-             f"1000 epochs). Test sets hold {', '.join(map(str, n_test))} galaxies, so the ± errors are large and "
+             f"1000 epochs). Test sets hold {', '.join(map(str, n_test))} galaxies, so the ± errors are "
+             "large and "
              "differences of a few hundredths in accuracy are noise."]
     po = sizes[0].get("preset_overrides") or {}
     t_merger = po.get("t_end_merger", get_preset(sizes[0]["preset"]).t_end_merger)
     t_disk = po.get("t_end_disk", get_preset(sizes[0]["preset"]).t_end_disk)
     if t_merger < 10:
         lines.append(f"- Short runs: this scale stops disks after {t_disk:g} and mergers after {t_merger:g} "
-                     f"simulation units ({t_disk * TIME_GYR:.2f} and {t_merger * TIME_GYR:.2f} Gyr; the paper "
+                     f"simulation units ({t_disk * TIME_GYR:.2f} and {t_merger * TIME_GYR:.2f} Gyr; the "
+                     "paper "
                      "relaxes mergers for up to 20 units), so the 'merger' maps show a primary with an "
-                     "approaching companion, not a relaxed remnant, and the GCS kinematics are close to their "
+                     "approaching companion, not a relaxed remnant, and the GCS kinematics are close to "
+                     "their "
                      "initial equilibrium.")
     if any(r["campaign"] == "disk-merger-unknown" and "suite" not in {n["split"] for n in r["nets"]}
            for r in results.values()):
-        lines.append("- DL3, DL4 and DL5 use the store they share with 'unknown', so their by-model and by-image "
-                     "splits draw train and test galaxies from all three suites (disk, merger and the 'unknown' "
+        lines.append("- DL3, DL4 and DL5 use the store they share with 'unknown', so their by-model and "
+                     "by-image "
+                     "splits draw train and test galaxies from all three suites (disk, merger and the "
+                     "'unknown' "
                      "mergers); gcs_hpc.learn's model and image splits take every done model of a store. The "
                      "'unknown' experiment trains on disk + merger only and tests on the unknown suite.")
     lines.append("- The masses span the stores' label ranges (about two decades in M_total: M_halo is drawn "
-                 "log-uniformly in 1e11..1e13 Msun), so an accuracy of 1 - mean|E_i| punishes over-prediction "
+                 "log-uniformly in 1e11..1e13 Msun), so an accuracy of 1 - mean|E_i| punishes "
+                 "over-prediction "
                  "much more than under-prediction; the dex columns are the symmetric measure, and the "
                  "predict-the-mean baseline shows what no skill scores.")
     return lines
@@ -106,7 +114,8 @@ def _table2(results: dict[str, dict[str, Any]]) -> list[str]:
             n = f"{m1['n_models']} / {m1['n_images']}" if m1 else "-"
             lines.append(f"| {name} | {data} | {r['net']} | {split} | {n} | "
                          f"{_acc(r, split, 1)} | {_acc(r, split, 2)} | "
-                         + (f"{p['acc'][0]:.3f} | {p['acc'][1]:.3f} | {p['images']:,} |" if p else "- | - | - |"))
+                         + (f"{p['acc'][0]:.3f} | {p['acc'][1]:.3f} | {p['images']:,} |" if p
+                            else "- | - | - |"))
     return lines
 
 
@@ -174,7 +183,8 @@ def _classic_tables(results: dict[str, dict[str, Any]]) -> list[str]:
         out += [f"**{name}** (store {r['campaign']}, {c.get('split')} split: {len(c['models'])} held-out "
                 f"galaxies x {len(c['views'])} views = {c['n_rows']} projections"
                 + ("" if first else "; classic estimators as in the table above") + ")", "",
-                "| method | n | bias vs M_total | scatter vs M_total | bias vs M(<r_out) | scatter vs M(<r_out) |",
+                "| method | n | bias vs M_total | scatter vs M_total | bias vs M(<r_out) | scatter vs "
+                "M(<r_out) |",
                 "|---|---|---|---|---|---|"]
         for e in rows:
             out.append(f"| {e['method']} | {e['n_M_total']} | {e['bias_dex_M_total']:+.3f} | "
@@ -306,7 +316,8 @@ def write_report(runs: Path, scale: str, out: Path) -> Path:
         "## N_gc and smoothing length (isolated disks, 2-conv net, by-model split)",
         "",
         "The paper shows these only as maps (its figure 4) and gives no accuracies; ngc200 uses DL1's store. "
-        "Smoothing is the Gaussian sigma: 0.12 R_d (one pixel, our default), 2.5 R0 = 0.5 R_d and 5 R0 = 1.0 R_d.",
+        "Smoothing is the Gaussian sigma: 0.12 R_d (one pixel, our default), 2.5 R0 = 0.5 R_d and 5 R0 = "
+        "1.0 R_d.",
         "",
         *_study_table(results, "n_gc", "N_gc"),
         "",

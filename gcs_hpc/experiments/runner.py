@@ -57,7 +57,8 @@ def train_net(spec: ExperimentSpec, scale: str, store: Path, split: str, channel
         log(f"[{spec.name}] training {out.name} ({spec.net}, {channels} channel(s), split {split}, "
             f"{sizes.epochs} epochs, noise {spec.noise_kms} km/s)")
         train(cfg, cluster=WorkerCluster(("localhost:0",), 0), log=lambda m: None)
-    records = [json.loads(line) for line in (out / "logs" / "worker-0.jsonl").read_text().splitlines() if line]
+    log_lines = (out / "logs" / "worker-0.jsonl").read_text().splitlines()
+    records = [json.loads(line) for line in log_lines if line]
     by_epoch = {r["epoch"]: r for r in records}  # a resumed run appends; the last record of an epoch counts
     history = [by_epoch[k] for k in sorted(by_epoch)]
     meta = json.loads((out / METADATA_FILE).read_text())
@@ -77,14 +78,16 @@ def evaluate_split(spec: ExperimentSpec, scale: str, store: Path, split: str, ru
     dirs = [net_dir(runs, scale, spec, split, c) for c in sorted(spec.channels)]
     out = Path(runs) / scale / spec.name / "eval" / split
     cache = out / "metrics_by_net.json"
-    key = {"nets": [[d.name, json.loads((d / "metadata.json").read_text()).get("weights_sha256")] for d in dirs],
+    digests = [json.loads((d / "metadata.json").read_text()).get("weights_sha256") for d in dirs]
+    key = {"nets": [[d.name, h] for d, h in zip(dirs, digests)],
            "eval_noise_kms": list(spec.eval_noise_kms), "seed": EVAL_NOISE_SEED, "store": str(store)}
     if cache.is_file() and (out / "metrics.json").is_file():
         old = json.loads(cache.read_text())
         if old.get("key") == key:  # same nets, same test maps: the metrics are the same
             return {int(c): m for c, m in old["metrics"].items()}
     write_figures(dirs, store, out)
-    metrics = {c: {f"{noise:g}": evaluate_net(d, store, noise, EVAL_NOISE_SEED) for noise in spec.eval_noise_kms}
+    metrics = {c: {f"{noise:g}": evaluate_net(d, store, noise, EVAL_NOISE_SEED)
+                   for noise in spec.eval_noise_kms}
                for c, d in zip(sorted(spec.channels), dirs)}
     cache.write_text(json.dumps({"key": key, "metrics": metrics}, indent=1, default=float))
     return metrics
@@ -139,7 +142,8 @@ def _store_summary(store: Path) -> dict[str, Any]:
     attrs = store_attrs(store)
     done = np.flatnonzero(status == "done")
     maps = np.asarray(ds["maps"].isel(model=done).values) if len(done) else np.zeros((0, 1, 2, 1, 1))
-    occupied = np.asarray(ds["counts"].isel(model=done).values) > 0 if len(done) else np.zeros((0, 1, 1, 1), bool)
+    occupied = (np.asarray(ds["counts"].isel(model=done).values) > 0 if len(done)
+                else np.zeros((0, 1, 1, 1), bool))
     sigma, v = maps[:, :, 0][occupied], maps[:, :, 1][occupied]
     return {"n_models": int(len(status)), "done": int((status == "done").sum()),
             "failed": int((status == "failed").sum()), "n_angles": int(ds.sizes["angle"]),
@@ -191,7 +195,8 @@ def run(names: str | list[str], scale: str, runs: Path = DEFAULT_RUNS,
             "name": spec.name, "description": spec.description, "study": spec.study, "net": spec.net,
             "campaign": spec.campaign, "scale": scale, "sizes": dataclasses.asdict(spec.scale(scale)),
             "noise_kms": spec.noise_kms, "eval_noise_kms": list(spec.eval_noise_kms),
-            "suites": spec.suites, "maps": spec.maps, "store": str(store), "store_summary": _store_summary(store),
+            "suites": spec.suites, "maps": spec.maps, "store": str(store),
+            "store_summary": _store_summary(store),
             "campaign_timing": str(store_paths(runs, scale, spec.campaign)["timing"]), "nets": nets,
             "eval_dirs": {s: str(runs / scale / spec.name / "eval" / s) for s in spec.splits},
             "classic": None, "timings": timings[spec.name]}
@@ -206,7 +211,8 @@ def run(names: str | list[str], scale: str, runs: Path = DEFAULT_RUNS,
         try:
             result = run_comparison(group, scale, stores[campaign], split, runs, log)
         except (GcsError, ValueError, KeyError) as exc:  # keep every other result; say why
-            log(f"[{', '.join(s.name for s in group)}] classic estimators failed: {type(exc).__name__}: {exc}")
+            log(f"[{', '.join(s.name for s in group)}] classic estimators failed: {type(exc).__name__}: "
+                f"{exc}")
             result = {"error": f"{type(exc).__name__}: {exc}"}
         for spec in group:
             results[spec.name]["classic"] = _classic_for(spec, result, scale)

@@ -72,7 +72,8 @@ def test_classic_estimators_ran_on_the_held_out_galaxies(dl1_run):
     c = r["classic"]
     assert c["split"] == "model" and len(c["models"]) == 2 and c["n_rows"] == 4
     methods = {e["method"]: e for e in c["table"]}
-    assert {"cnn_1ch_DL1-model-1ch", "cnn_2ch_DL1-model-2ch", "tme_alpha0", "pme_isotropic", "virial"} <= set(methods)
+    expected = {"cnn_1ch_DL1-model-1ch", "cnn_2ch_DL1-model-2ch", "tme_alpha0", "pme_isotropic", "virial"}
+    assert expected <= set(methods)
     tme = methods["tme_alpha0"]
     # The tracer mass estimator weighs the mass inside the GCs' extent: within a factor ~3 of it, and
     # well below the total (halo to its virial radius) mass.
@@ -111,7 +112,8 @@ def test_report_has_tables_beside_the_paper_and_figures(dl1_run, tmp_path):
     runs, r, _ = dl1_run
     out = write_report(runs, "test", tmp_path / "docs" / "results.md")
     text = out.read_text()
-    acc = next(n for n in r["nets"] if n["split"] == "model" and n["channels"] == 1)["metrics"]["0"]["accuracy"]
+    net = next(n for n in r["nets"] if n["split"] == "model" and n["channels"] == 1)
+    acc = net["metrics"]["0"]["accuracy"]
     row = next(line for line in text.splitlines() if line.startswith("| DL1 | disk | conv2 | model |"))
     assert f"{acc:.3f}" in row and "0.937" in row and "0.965" in row
     for heading in ("## Table 2 analogue", "## Table 3 analogue", "## Errors in dex", "## Answers",

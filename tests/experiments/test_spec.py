@@ -66,7 +66,8 @@ def test_two_experiments_naming_one_store_with_different_configs_are_refused():
     ({"eval_noise_kms": [0.0, "5"]}, r"eval_noise_kms\[1\] = '5' has the wrong type; expected a number"),
     ({"maps": {"n_angles": 10}}, r"maps.n_angles is set per scale"),
     ({"maps": {"smoothing": -1.0}}, r"maps.smoothing = -1.0 is out of range"),
-    ({"suites": {"disk": {"fraction": 1.5}}}, r"suites.disk.fraction = 1.5 is out of range; allowed range \[0.0, 1.0\]"),
+    ({"suites": {"disk": {"fraction": 1.5}}}, r"suites.disk.fraction = 1.5 is out of range; allowed range "
+                                              r"\[0.0, 1.0\]"),
     ({"suites": {"disk": {"fraction": 1.0, "n_gc": 0}}}, r"suites.disk.n_gc = 0 is out of range"),
     ({"campaign": "a/b"}, r"experiment.campaign = 'a/b' must be a plain name"),
     ({"study": "other"}, r"experiment.study = 'other' is not allowed"),
