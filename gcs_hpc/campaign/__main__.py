@@ -136,10 +136,23 @@ def open_store(store: Path, plan, resume: bool | None) -> list[int]:
     return pending_indices(store)
 
 
-def _remove_if_empty(folder: Path) -> None:
+def sweep_checkpoints(store: Path) -> None:
+    """Remove checkpoints of finished models (left by an attempt that was still leaving a worker when the
+    model's rerun finished), and the checkpoint folder when it is empty."""
+    from gcs_hpc.store import model_status
+
+    folder = checkpoint_directory(store)
+    if not folder.is_dir():
+        return
+    status = model_status(store)
+    for path in folder.iterdir():
+        parts = path.name.split("-")
+        if len(parts) >= 3 and parts[0] == "model" and parts[1].isdigit() and int(parts[1]) < len(status) \
+                and status[int(parts[1])] in ("done", "failed"):
+            path.unlink(missing_ok=True)
     try:
         folder.rmdir()
-    except OSError:  # absent, or holds checkpoints of models still to finish
+    except OSError:  # holds checkpoints of models still to finish
         pass
 
 
@@ -176,7 +189,6 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     from gcs_hpc.campaign.farm import run_farm
     from gcs_hpc.campaign.progress import Progress
-    from gcs_hpc.campaign.run_model import checkpoint_directory
 
     signal.signal(signal.SIGTERM, _on_sigterm)
     progress = Progress(total=plan.n_models, already_done=done_before, interval_s=args.progress_interval)
@@ -193,7 +205,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(progress.summary(), flush=True)
     if report.resumed:
         print(f"{len(report.resumed)} models resumed from their N-body checkpoints", flush=True)
-    _remove_if_empty(checkpoint_directory(store))
+    sweep_checkpoints(store)
     if report.failures:
         listed = "; ".join(f"model {i}: {r}" for i, r in sorted(report.failures.items())[:5])
         print(f"{len(report.failures)} models failed ({listed}{' ...' if len(report.failures) > 5 else ''}); "

@@ -114,27 +114,28 @@ def _threads(client: Any) -> int:
         return 0
 
 
-def replace_lost_workers(client: Any) -> int:
+def replace_lost_workers(client: Any) -> set[Any]:
     """Restart the workers of the cluster's spec that have left (a worker that reached its ``--lifetime``,
-    a SLURM job that ended); return how many were restarted.
+    a SLURM job that ended); return the names of the workers being (re)started.
 
     dask's SpecCluster (LocalCluster, dask-jobqueue's clusters) forgets a worker that left but keeps its
     place in the spec; neither fixed scaling nor adaptive scaling at its maximum starts a new one. Scaling
-    to the spec's own size does, without changing the size adaptive scaling chose.
+    to the spec's own size does, without changing the size adaptive scaling chose. A worker still
+    starting is also in the returned set (its start is not repeated).
     """
     from distributed.core import Status
     from distributed.deploy.spec import SpecCluster
 
     cluster = getattr(client, "cluster", None)
     if not isinstance(cluster, SpecCluster) or cluster.status != Status.running:
-        return 0
+        return set()
     try:
         lost = set(cluster.worker_spec) - set(cluster.workers)
         if lost:
             SpecCluster.scale(cluster, len(cluster.worker_spec))
     except RuntimeError:  # the cluster's event loop changed a dict while we read it; try next time
-        return 0
-    return len(lost)
+        return set()
+    return lost
 
 
 def farm_models(client: Any, plan: CampaignPlan, store_path: str | Path, indices: list[int], *,
@@ -200,6 +201,7 @@ def farm_models(client: Any, plan: CampaignPlan, store_path: str | Path, indices
 
     top_up()
     last_running = last_replace = time.monotonic()
+    restarting: set[Any] = set()
     try:
         while in_flight:
             batch = finished.next_batch(block=False)
@@ -214,11 +216,13 @@ def farm_models(client: Any, plan: CampaignPlan, store_path: str | Path, indices
                         progress.tick()
                 if replace_workers and now - last_replace >= REPLACE_POLL_S:
                     last_replace = now
-                    restarted = replace_lost_workers(client)
-                    report.workers_replaced += restarted
-                    if restarted and progress is not None:
-                        progress.message(f"campaign: restarting {restarted} worker(s) that left (end of "
-                                         "their --lifetime or job)")
+                    lost = replace_lost_workers(client)
+                    new = len(lost - restarting)
+                    restarting = lost
+                    report.workers_replaced += new
+                    if new and progress is not None:
+                        progress.message(f"campaign: restarting {new} worker(s) that left (end of their "
+                                         "--lifetime or job)")
                 time.sleep(POLL_S)
                 continue
             for future in batch:

@@ -6,17 +6,22 @@ failed in the store with the reason, and the campaign goes on. Everything the mo
 arguments; nothing global. The array module is chosen here, at the edge, from the backend name.
 
 Checkpoints: with ``checkpoint_every_s`` the N-body run writes its full state every that many wall seconds
-to ``<store>.checkpoints/model-<index>.npz`` (:func:`checkpoint_path`, a folder beside the store, never
-inside it). A worker that dies or leaves (``--lifetime``, walltime) costs only the time since the last
-checkpoint: the rerun of the model resumes from it (bit-identical to an uninterrupted run on NumPy), so
-no model is impossible to finish under a time limit. The file is removed when the model is done or failed.
+to ``<store>.checkpoints/model-<index>-<attempt>.npz`` (a folder beside the store, never inside it). A
+worker that dies or leaves (``--lifetime``, walltime) costs only the time since the last checkpoint: the
+rerun of the model takes over the most advanced checkpoint of that model and resumes from it
+(bit-identical to an uninterrupted run on NumPy), so no model is impossible to finish under a time limit.
+Each attempt writes its own file: a worker that is leaving may still be running its attempt while the
+rerun has started elsewhere, and two writers of one file would collide. The model's files are removed
+when it is done or failed (:func:`remove_checkpoints`).
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import os
 import time
+import uuid
 from pathlib import Path
 from typing import NamedTuple
 
@@ -47,9 +52,39 @@ def checkpoint_directory(store_path: str | Path) -> Path:
     return store.with_name(store.name + CHECKPOINT_SUFFIX)
 
 
-def checkpoint_path(store_path: str | Path, index: int) -> Path:
-    """The checkpoint file of model ``index`` of a store."""
-    return checkpoint_directory(store_path) / f"model-{index:07d}.npz"
+def checkpoint_path(store_path: str | Path, index: int, attempt: str | None = None) -> Path:
+    """The checkpoint file of one attempt at model ``index`` of a store (a new attempt name if None)."""
+    attempt = uuid.uuid4().hex[:12] if attempt is None else attempt
+    return checkpoint_directory(store_path) / f"model-{index:07d}-{attempt}.npz"
+
+
+def model_checkpoints(store_path: str | Path, index: int) -> list[Path]:
+    """The checkpoint files of model ``index``, the most advanced (highest step) first."""
+    files = checkpoint_directory(store_path).glob(f"model-{index:07d}-*.npz")
+    return sorted(files, key=lambda p: (-_checkpoint_step(p), p.name))
+
+
+def remove_checkpoints(store_path: str | Path, index: int) -> None:
+    """Remove every checkpoint file of model ``index`` (finished ones and temporary ones)."""
+    for path in checkpoint_directory(store_path).glob(f"model-{index:07d}-*.npz*"):
+        path.unlink(missing_ok=True)
+
+
+def _take_over(store_path: str | Path, index: int, mine: Path) -> int:
+    """Move the most advanced checkpoint of model ``index`` to ``mine`` (this attempt's file) and drop the
+    others; return its step (0: none to resume)."""
+    for _ in range(5):  # another attempt may move or replace a file between listing and renaming
+        found = model_checkpoints(store_path, index)
+        if not found:
+            return 0
+        try:
+            os.replace(found[0], mine)
+        except FileNotFoundError:
+            continue
+        for other in found[1:]:
+            other.unlink(missing_ok=True)
+        return _checkpoint_step(mine)
+    return 0
 
 
 def _failure_reason(exc: BaseException) -> str:
@@ -111,13 +146,13 @@ def _run(store_path: str | Path, index: int, spec: ModelSpec, map_spec: MapSpec,
     ckpt = checkpoint_path(store_path, index)
     resumed = 0
     try:
+        resumed = _take_over(store_path, index, ckpt)
         particles = build_model(spec)
         kwargs = dict(t_end=spec.t_end, softening=kpc_to_sim(spec.preset.softening_kpc),
                       backend=backend, xp=xp,
                       energy_tolerance=spec.preset.energy_tolerance, model_name=name,
                       checkpoint_path=ckpt, checkpoint_every_s=checkpoint_every_s)
-        if ckpt.exists():
-            resumed = _checkpoint_step(ckpt)
+        if resumed:
             logger.warning("%s: resuming from checkpoint %s at step %d", name, ckpt, resumed)
         try:
             result = evolve(particles, **kwargs)
@@ -135,11 +170,10 @@ def _run(store_path: str | Path, index: int, spec: ModelSpec, map_spec: MapSpec,
     except (SimulationError, ConfigError) as exc:
         reason = _failure_reason(exc)
         mark_failed(store_path, index, reason)
-        ckpt.unlink(missing_ok=True)
+        remove_checkpoints(store_path, index)
         return "failed", reason, resumed
     write_model(store_path, index, maps, counts)
-    ckpt.unlink(missing_ok=True)  # evolve removes it on completion; a leftover .tmp is not reused
-    ckpt.with_name(ckpt.name + ".tmp").unlink(missing_ok=True)
+    remove_checkpoints(store_path, index)  # evolve removed its own; others of attempts still leaving
     return "done", "", resumed
 
 

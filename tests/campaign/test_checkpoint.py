@@ -16,7 +16,7 @@ import numpy as np
 import xarray as xr
 
 from gcs_hpc.campaign.run_model import (_checkpoint_step, checkpoint_directory, checkpoint_path,
-                                        run_model, timed_run_model)
+                                        model_checkpoints, run_model, timed_run_model)
 
 from .helpers import REPO, TEST_BACKEND, make_store, tiny_plan
 
@@ -42,22 +42,22 @@ def test_killed_model_resumes_from_its_checkpoint_bit_identical(tmp_path, caplog
     plan = tiny_plan(1, t_end_disk=T_END, t_end_merger=T_END)
     spec = plan.models[0]
     store = make_store(tmp_path / "run.zarr", plan)
-    ckpt = checkpoint_path(store, 0)
-    assert ckpt.parent == tmp_path / "run.zarr.checkpoints"  # beside the store, never inside it
+    assert checkpoint_directory(store) == tmp_path / "run.zarr.checkpoints"  # beside the store, not inside
     job = tmp_path / "job.pkl"
     job.write_bytes(pickle.dumps((str(store), spec, plan.map_spec)))
     code = _WORKER.format(repo=str(REPO), job=str(job), backend=TEST_BACKEND, every=EVERY_S)
     worker = subprocess.Popen([sys.executable, "-c", code])
     try:
         deadline = time.monotonic() + 120
-        while not ckpt.exists() and worker.poll() is None and time.monotonic() < deadline:
+        while not model_checkpoints(store, 0) and worker.poll() is None and time.monotonic() < deadline:
             time.sleep(0.02)
-        assert ckpt.exists(), f"no checkpoint written (worker exit {worker.poll()})"
+        assert model_checkpoints(store, 0), f"no checkpoint written (worker exit {worker.poll()})"
         time.sleep(EVERY_S)  # one more checkpoint, usually
         os.kill(worker.pid, signal.SIGKILL)
     finally:
         worker.kill()
         worker.wait(timeout=30)
+    (ckpt,) = model_checkpoints(store, 0)
     step = _checkpoint_step(ckpt)
     assert step > 0
     assert xr.open_zarr(store).status.values[0] == "pending"  # killed before its maps were written
@@ -65,8 +65,9 @@ def test_killed_model_resumes_from_its_checkpoint_bit_identical(tmp_path, caplog
     with caplog.at_level(logging.WARNING, logger="gcs_hpc.campaign"):
         outcome = timed_run_model(store, 0, spec, plan.map_spec, TEST_BACKEND, checkpoint_every_s=EVERY_S)
     assert outcome.status == "done" and outcome.resumed_from_step == step
-    assert f"resuming from checkpoint {ckpt} at step {step}" in caplog.text
-    assert not ckpt.exists() and not list(checkpoint_directory(store).iterdir())  # removed once done
+    assert f"model 0 ({spec.suite}, seed {spec.seed}): resuming from checkpoint" in caplog.text
+    assert f"at step {step}" in caplog.text
+    assert not list(checkpoint_directory(store).iterdir())  # removed once done
 
     # an uninterrupted run of the same spec (no checkpoints at all): bit-identical maps and counts
     reference = make_store(tmp_path / "ref.zarr", plan)
@@ -82,16 +83,18 @@ def test_checkpoint_of_other_inputs_is_ignored_and_the_model_runs_from_the_start
 
     plan = tiny_plan(2)
     store = make_store(tmp_path / "s.zarr", plan)
-    ckpt = checkpoint_path(store, 0)
-    other = plan.models[1]  # model 1's run, stopped with a checkpoint, left in model 0's place
-    evolve(build_model(other), t_end=other.t_end, softening=kpc_to_sim(other.preset.softening_kpc),
-           backend=TEST_BACKEND, checkpoint_path=ckpt, stop_after_steps=2)
-    assert _checkpoint_step(ckpt) == 2
+    other = plan.models[1]  # model 1's run, stopped with checkpoints, left in model 0's place
+    for attempt, steps in (("a", 2), ("b", 3)):  # two attempts' files: the most advanced is taken over
+        evolve(build_model(other), t_end=other.t_end, softening=kpc_to_sim(other.preset.softening_kpc),
+               backend=TEST_BACKEND, checkpoint_path=checkpoint_path(store, 0, attempt),
+               stop_after_steps=steps)
+    assert [_checkpoint_step(p) for p in model_checkpoints(store, 0)] == [3, 2]
     with caplog.at_level(logging.WARNING, logger="gcs_hpc.campaign"):
         outcome = timed_run_model(store, 0, plan.models[0], plan.map_spec, TEST_BACKEND)
     assert outcome.status == "done" and outcome.resumed_from_step == 0, outcome.reason
-    assert "ignoring checkpoint" in caplog.text and "belongs to another run" in caplog.text
-    assert not ckpt.exists()
+    assert "at step 3" in caplog.text and "ignoring checkpoint" in caplog.text
+    assert "belongs to another run" in caplog.text
+    assert not model_checkpoints(store, 0)
     reference = make_store(tmp_path / "ref.zarr", plan)
     assert run_model(reference, 0, plan.models[0], plan.map_spec, TEST_BACKEND) == "done"
     for got, want in zip(_maps(store), _maps(reference)):

@@ -130,3 +130,31 @@ def test_max_failures_stops_the_farm_and_leaves_the_rest_pending(client, tmp_pat
     # models already running when the farm stopped may still finish (failed); the rest never ran
     status = list(model_status(store))
     assert status.count("failed") >= 2 and "pending" in status and "done" not in status
+
+
+def _scheduler_tasks(dask_scheduler) -> tuple[int, int]:
+    return len(dask_scheduler.tasks), len(dask_scheduler.task_groups)
+
+
+def test_submission_window_bounds_the_scheduler_and_nothing_is_left_after(client, tmp_path):
+    """At most ``window`` model tasks exist at once (2 workers x 2 < window 5), topped up as models finish;
+    afterwards neither the scheduler nor the client holds any task of the campaign."""
+    n, window = 14, 5
+    plan = tiny_plan(n, t_end_disk=0.05, t_end_merger=0.05)
+    store = make_store(tmp_path / "s.zarr", plan)
+    seen: list[int] = []
+
+    def observe(index: int, status: str) -> None:  # called by the farm as each model finishes
+        seen.append(client.run_on_scheduler(_scheduler_tasks)[0])
+
+    report = farm_models(client, plan, store, list(range(n)), backend=TEST_BACKEND, max_failures=None,
+                         window=window, on_result=observe)
+    assert sorted(report.finished) == list(range(n)) and report.n_done == n
+    assert list(model_status(store)) == ["done"] * n
+    assert report.max_in_flight == window  # the window was used to the full, never more
+    assert len(seen) == n and max(seen) <= window, seen
+    deadline = time.monotonic() + 30  # releases reach the scheduler asynchronously
+    while client.run_on_scheduler(_scheduler_tasks) != (0, 0) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert client.run_on_scheduler(_scheduler_tasks) == (0, 0)
+    assert not client.futures and not client.refcount
