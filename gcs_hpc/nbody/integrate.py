@@ -101,9 +101,10 @@ class _Forces:
 
     def __call__(self, pos: Any, potential: bool) -> tuple[Any, Any | None]:
         xp = self.xp
-        field_ = self.backend.prepare(pos[self.massive], self.source_mass, self.softening)
+        sources = pos[self.massive]
+        field_ = self.backend.prepare(sources, self.source_mass, self.softening)
         acc = xp.empty_like(pos)
-        acc_m, phi_m = field_.at(pos[self.massive], potential=potential)
+        acc_m, phi_m = field_.at(sources, potential=potential)  # same array: the tree reuses its octree
         acc[self.massive] = acc_m
         if self.has_tracers:
             acc[self.tracers] = field_.at(pos[self.tracers])[0]

@@ -110,6 +110,15 @@ def test_momentum_balance_and_thread_independence(name):
         assert np.array_equal(serial, threaded)
 
 
+def test_tree_reuses_its_octree_for_sources_as_targets_with_the_same_numbers():
+    p = plummer_sphere(3000, seed=8)
+    for group_size in (4, 64):
+        field = get_backend("tree", group_size=group_size).prepare(p.pos, p.mass, 0.02)
+        acc_same, phi_same = field.at(p.pos, potential=True)  # groups read off the source tree
+        acc_copy, phi_copy = field.at(p.pos.copy(), potential=True)  # groups from a separate target tree
+        assert np.array_equal(acc_same, acc_copy) and np.array_equal(phi_same, phi_copy)
+
+
 def test_registry_names_and_errors():
     assert {"direct", "compiled", "tree", "cuda"} <= set(REGISTRY)
     with pytest.raises(ConfigError, match="backend.*allowed values"):

@@ -10,8 +10,11 @@ For every group one walk builds an interaction list: a node is accepted when its
 group's bounding box and ``(2 h)^2 < theta^2 d^2``, ``h`` the node half-width and ``d`` the distance from
 the node's centre of mass to the group's box (a conservative Barnes-Hut criterion for every target of the
 group). Accepted nodes act through the softened quadrupole expansion of :mod:`gcs_hpc.nbody.kernels`;
-leaves that are opened act particle by particle with the exact Plummer kernel. Every target's sum is done
-in a fixed order, so results do not depend on the number of threads.
+leaves that are opened act particle by particle with the exact Plummer kernel. The list is applied with its
+entries in the outer loop and the group's targets in the inner loop, which LLVM vectorises across targets;
+every target's sum is still done in list order (no reassociation), so results do not depend on the number
+of threads, and targets that are the sources themselves take their groups from the source tree
+(:func:`group_ranges`) with the same numbers as a separate target tree.
 """
 
 from __future__ import annotations
@@ -136,6 +139,25 @@ def build_octree(pos, leaf_size):  # pragma: no cover - compiled
 
 
 @numba.njit(cache=True)
+def group_ranges(node_int, group_size):  # pragma: no cover - compiled
+    """Particle ranges (start, end) of the highest nodes holding at most ``group_size`` particles, in
+    pre-order: the leaves the octree over the same points would have with ``leaf_size = group_size``."""
+    n_nodes = node_int.shape[0]
+    out = np.empty((n_nodes, 2), dtype=np.int64)
+    k = 0
+    node = 0
+    while node < n_nodes:
+        if node_int[node, 1] - node_int[node, 0] <= group_size or node_int[node, 3] == 1:
+            out[k, 0] = node_int[node, 0]
+            out[k, 1] = node_int[node, 1]
+            k += 1
+            node = node_int[node, 2]
+        else:
+            node += 1
+    return out[:k].copy()
+
+
+@numba.njit(cache=True)
 def node_moments(node_int, node_geo, sx, sy, sz, sm):  # pragma: no cover - compiled
     """Mass, centre of mass and second moments I_ij about it for every node, from its particle range.
     Returns moments (k, 10): M, com x, y, z, Ixx, Iyy, Izz, Ixy, Ixz, Iyz."""
@@ -187,10 +209,17 @@ def node_moments(node_int, node_geo, sx, sy, sz, sm):  # pragma: no cover - comp
     return mom
 
 
-@numba.njit(cache=True, fastmath=FASTMATH, nogil=True)
+@numba.njit(cache=True, fastmath=FASTMATH, nogil=True, error_model="numpy")
 def walk_groups(g0, g1, groups, tx, ty, tz, node_int, node_geo, mom, sx, sy, sz, sm, theta2, eps2,
                 acc, phi):  # pragma: no cover - compiled
-    """Field at the (sorted) targets of groups g0..g1-1; writes acc (n, 3) and phi (n,)."""
+    """Field at the (sorted) targets of groups g0..g1-1; writes acc (n, 3) and phi (n,).
+
+    The interaction list of a group is applied with the sources in the outer loop and the group's
+    targets in the inner loop: every target still sums its terms in list order (deterministic, no
+    reassociation), while LLVM vectorises the inner loop across targets (SIMD lanes = targets).
+    ``error_model="numpy"`` removes the zero-division checks that would block vectorisation (the
+    softened denominators are never zero).
+    """
     n_nodes = node_int.shape[0]
     n_src = sx.shape[0]
     px = np.empty(n_src)
@@ -198,6 +227,13 @@ def walk_groups(g0, g1, groups, tx, ty, tz, node_int, node_geo, mom, sx, sy, sz,
     pz = np.empty(n_src)
     pm = np.empty(n_src)
     nb = np.empty((10, n_nodes))
+    largest = 1
+    for g in range(g0, g1):
+        largest = max(largest, groups[g, 1] - groups[g, 0])
+    ax = np.empty(largest)
+    ay = np.empty(largest)
+    az = np.empty(largest)
+    ph = np.empty(largest)
     for g in range(g0, g1):
         s, e = groups[g, 0], groups[g, 1]
         x0 = tx[s]
@@ -249,49 +285,57 @@ def walk_groups(g0, g1, groups, tx, ty, tz, node_int, node_geo, mom, sx, sy, sz,
                 node = node_int[node, 2]
             else:
                 node += 1
-        for t in range(s, e):
-            xi, yi, zi = tx[t], ty[t], tz[t]
-            ax = 0.0
-            ay = 0.0
-            az = 0.0
-            ph = 0.0
-            for j in range(n_part):
-                dx = px[j] - xi
-                dy = py[j] - yi
-                dz = pz[j] - zi
+        n = e - s
+        gx = tx[s:e]
+        gy = ty[s:e]
+        gz = tz[s:e]
+        for i in range(n):
+            ax[i] = 0.0
+            ay[i] = 0.0
+            az[i] = 0.0
+            ph[i] = 0.0
+        for j in range(n_part):
+            qx, qy, qz, qm = px[j], py[j], pz[j], pm[j]
+            for i in range(n):
+                dx = qx - gx[i]
+                dy = qy - gy[i]
+                dz = qz - gz[i]
                 r2 = dx * dx + dy * dy + dz * dz + eps2
                 inv_r = 1.0 / np.sqrt(r2)
-                m_inv_r = pm[j] * inv_r
+                m_inv_r = qm * inv_r
                 m_inv_r3 = m_inv_r * inv_r * inv_r
-                ax += dx * m_inv_r3
-                ay += dy * m_inv_r3
-                az += dz * m_inv_r3
-                ph -= m_inv_r
-            for j in range(n_acc):
-                rx = xi - nb[1, j]
-                ry = yi - nb[2, j]
-                rz = zi - nb[3, j]
+                ax[i] += dx * m_inv_r3
+                ay[i] += dy * m_inv_r3
+                az[i] += dz * m_inv_r3
+                ph[i] -= m_inv_r
+        for j in range(n_acc):
+            m0, mx, my, mz = nb[0, j], nb[1, j], nb[2, j], nb[3, j]
+            ixx, iyy, izz, ixy, ixz, iyz = nb[4, j], nb[5, j], nb[6, j], nb[7, j], nb[8, j], nb[9, j]
+            tr = ixx + iyy + izz
+            for i in range(n):
+                rx = gx[i] - mx
+                ry = gy[i] - my
+                rz = gz[i] - mz
                 s2 = rx * rx + ry * ry + rz * rz + eps2
                 inv_s = 1.0 / s2
                 inv1 = np.sqrt(inv_s)
                 inv3 = inv1 * inv_s
                 inv5 = inv3 * inv_s
                 inv7 = inv5 * inv_s
-                ixx, iyy, izz, ixy, ixz, iyz = nb[4, j], nb[5, j], nb[6, j], nb[7, j], nb[8, j], nb[9, j]
                 irx = ixx * rx + ixy * ry + ixz * rz
                 iry = ixy * rx + iyy * ry + iyz * rz
                 irz = ixz * rx + iyz * ry + izz * rz
                 rir = rx * irx + ry * iry + rz * irz
-                tr = ixx + iyy + izz
-                radial = -nb[0, j] * inv3 + 1.5 * tr * inv5 - 7.5 * rir * inv7
-                ax += radial * rx + 3.0 * irx * inv5
-                ay += radial * ry + 3.0 * iry * inv5
-                az += radial * rz + 3.0 * irz * inv5
-                ph -= nb[0, j] * inv1 + 1.5 * rir * inv5 - 0.5 * tr * inv3
-            acc[t, 0] = G * ax
-            acc[t, 1] = G * ay
-            acc[t, 2] = G * az
-            phi[t] = G * ph
+                radial = -m0 * inv3 + 1.5 * tr * inv5 - 7.5 * rir * inv7
+                ax[i] += radial * rx + 3.0 * irx * inv5
+                ay[i] += radial * ry + 3.0 * iry * inv5
+                az[i] += radial * rz + 3.0 * irz * inv5
+                ph[i] -= m0 * inv1 + 1.5 * rir * inv5 - 0.5 * tr * inv3
+        for i in range(n):
+            acc[s + i, 0] = G * ax[i]
+            acc[s + i, 1] = G * ay[i]
+            acc[s + i, 2] = G * az[i]
+            phi[s + i] = G * ph[i]
 
 
 @numba.njit(cache=True, parallel=True)

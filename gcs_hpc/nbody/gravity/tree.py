@@ -29,9 +29,11 @@ class TreeField(SourceField):
 
     def __init__(self, pos: np.ndarray, mass: np.ndarray, softening: float, opening_angle: float,
                  leaf_size: int, group_size: int, threads: int) -> None:
+        self._source_ref = pos  # targets that are this very array reuse the source tree for grouping
         pos = np.ascontiguousarray(pos, dtype=np.float64)
         mass = np.ascontiguousarray(mass, dtype=np.float64)
         perm, self.node_int, self.node_geo = _octree.build_octree(pos, leaf_size)
+        self.perm = perm
         sorted_pos = pos[perm]
         self.sx = np.ascontiguousarray(sorted_pos[:, 0])
         self.sy = np.ascontiguousarray(sorted_pos[:, 1])
@@ -41,6 +43,7 @@ class TreeField(SourceField):
         self.eps2 = float(softening) ** 2
         self.theta2 = float(opening_angle) ** 2
         self.group_size, self.threads = group_size, threads
+        self.reuse_groups = group_size >= leaf_size  # source nodes of <= group_size are then whole groups
 
     @property
     def n_nodes(self) -> int:
@@ -48,16 +51,24 @@ class TreeField(SourceField):
         return int(self.node_int.shape[0])
 
     def at(self, target_pos: Any, *, potential: bool = False) -> tuple[Any, Any | None]:
+        """Field at ``target_pos``. Targets are grouped by an octree over them with leaves of at most
+        ``group_size``; when ``target_pos`` is the very array the field was prepared from, those groups
+        are read off the source tree (the same groups, so the same numbers, without a second build)."""
+        same = target_pos is self._source_ref and self.reuse_groups
         target_pos = np.ascontiguousarray(target_pos, dtype=np.float64)
         n = target_pos.shape[0]
         acc = np.empty((n, 3))
         phi = np.empty(n)
         if n == 0:
             return acc, (phi if potential else None)
-        tperm, t_int, _ = _octree.build_octree(target_pos, self.group_size)
-        groups = np.ascontiguousarray(t_int[t_int[:, 3] == 1][:, :2])
-        tsorted = target_pos[tperm]
-        tx, ty, tz = (np.ascontiguousarray(tsorted[:, d]) for d in range(3))
+        if same:
+            tperm, groups = self.perm, _octree.group_ranges(self.node_int, self.group_size)
+            tx, ty, tz = self.sx, self.sy, self.sz
+        else:
+            tperm, t_int, _ = _octree.build_octree(target_pos, self.group_size)
+            groups = np.ascontiguousarray(t_int[t_int[:, 3] == 1][:, :2])
+            tsorted = target_pos[tperm]
+            tx, ty, tz = (np.ascontiguousarray(tsorted[:, d]) for d in range(3))
         acc_sorted = np.empty((n, 3))
         phi_sorted = np.empty(n)
         args = (groups, tx, ty, tz, self.node_int, self.node_geo, self.moments, self.sx, self.sy, self.sz,
