@@ -139,6 +139,7 @@ def open_store(store: Path, plan, resume: bool | None) -> list[int]:
 def sweep_checkpoints(store: Path) -> None:
     """Remove checkpoints of finished models (left by an attempt that was still leaving a worker when the
     model's rerun finished), and the checkpoint folder when it is empty."""
+    from gcs_hpc.campaign.run_model import checkpoint_directory
     from gcs_hpc.store import model_status
 
     folder = checkpoint_directory(store)
