@@ -8,7 +8,8 @@ Modules
 nets
     The 2-conv and 4-conv networks of Kaur et al. (2021), section 2.2.
 data
-    Lazy zarr -> ``tf.data`` input pipeline, splits by model / image / suite, noise augmentation.
+    Lazy zarr -> ``tf.data`` input pipeline, splits by model / image / suite (model and image splits
+    optionally restricted to some campaign suites), noise augmentation.
 cluster
     The multi-worker cluster spec from the SLURM step environment or ``TF_CONFIG``.
 train

@@ -11,14 +11,19 @@ Only models with ``status == "done"`` are used. Images are (model, angle) pairs.
 ``suite``
     Train on the ``disk`` and ``merger`` suites, test on ``unknown`` (the paper's "completely unknown" set).
 
+``suites`` (model and image splits) restricts the models of both sets to the named campaign suites, e.g.
+``("disk", "merger")`` for the paper's DL3 to DL5 on a store that also holds the ``unknown`` suite;
+``None`` (default) uses every done model. The ``suite`` split fixes its own suites and takes no filter.
+
 The reader never loads the cube: it reads a block of whole models at a time (one zarr read per model
 chunk, bounded by ``cache_mb``), shuffles the images of the block together with what is left of the
 previous block, and cuts full batches. Reads are synchronous inside the generator: a read-ahead thread
 was tried and measured slower (zarr v3's per-chunk work is mostly Python, so a second thread only adds
-GIL hand-offs); ``tf.data`` prefetching overlaps the whole generator with training instead. Inputs are the maps in km/s divided by the simulation velocity
-unit (:data:`gcs_hpc.units.VELOCITY_KMS`, so 5 km/s is ~0.04, as in the paper), channels last; labels are
-:func:`gcs_hpc.store.mass_to_label` of ``M_total`` (the 0..10 scale whose bounds the store's attributes
-hold). Noise augmentation adds Gaussian noise of ``noise_kms`` km/s to every pixel at training time.
+GIL hand-offs); ``tf.data`` prefetching overlaps the whole generator with training instead. Inputs are
+the maps in km/s divided by the simulation velocity unit (:data:`gcs_hpc.units.VELOCITY_KMS`, so 5 km/s
+is ~0.04, as in the paper), channels last; labels are :func:`gcs_hpc.store.mass_to_label` of ``M_total``
+(the 0..10 scale whose bounds the store's attributes hold). Noise augmentation adds Gaussian noise of
+``noise_kms`` km/s to every pixel at training time.
 """
 
 from __future__ import annotations
@@ -70,6 +75,20 @@ def done_models(ds: Any) -> np.ndarray:
     return np.flatnonzero(string_coord(ds, "status") == "done")
 
 
+def check_suites(suites: Sequence[str] | str | None) -> tuple[str, ...] | None:
+    """Normalise a suite filter: ``None`` (every suite), a comma-separated string or names -> a tuple of
+    distinct, non-empty names in the given order; raises ConfigError otherwise."""
+    if suites is None:
+        return None
+    names = [n.strip() for n in suites.split(",")] if isinstance(suites, str) else [str(n) for n in suites]
+    if not names or any(not n for n in names):
+        raise ConfigError(f"learn.suites = {suites!r}: needs one or more non-empty suite names "
+                          "(e.g. 'disk,merger'), or none to use every suite")
+    if len(set(names)) != len(names):
+        raise ConfigError(f"learn.suites = {suites!r} names a suite twice")
+    return tuple(names)
+
+
 def images_of(models: np.ndarray, n_angles: int) -> np.ndarray:
     """All images of ``models``: (model, angle) rows, angles 0..n_angles-1 of each model in turn."""
     models = np.asarray(models, dtype=np.int64)
@@ -85,9 +104,11 @@ class Split:
     test: np.ndarray = field(repr=False)
     seed: int = 0
     test_fraction: float = 0.2
+    suites: tuple[str, ...] | None = None
 
     def __post_init__(self) -> None:
         check_choice("learn", "split", self.kind, SPLITS)
+        object.__setattr__(self, "suites", check_suites(self.suites))
 
     def models(self, which: str) -> np.ndarray:
         """Sorted unique model indices of the ``"train"`` or ``"test"`` images."""
@@ -97,17 +118,42 @@ class Split:
     def describe(self) -> dict:
         """JSON-serialisable summary (stored with a trained model so evaluation re-makes the split)."""
         return {"kind": self.kind, "seed": self.seed, "test_fraction": self.test_fraction,
+                "suites": None if self.suites is None else list(self.suites),
                 "n_train_images": int(len(self.train)), "n_test_images": int(len(self.test)),
                 "n_train_models": int(len(self.models("train"))),
                 "n_test_models": int(len(self.models("test")))}
 
 
-def make_split(ds: Any, kind: str = "model", test_fraction: float = 0.2, seed: int = 0) -> Split:
-    """Split the done models' images of the store ``ds`` into train and test sets (see module doc)."""
+def select_suites(ds: Any, models: np.ndarray, suites: Sequence[str] | str | None) -> np.ndarray:
+    """The ``models`` (indices) of the store ``ds`` whose suite is in ``suites`` (None: all of them).
+
+    Raises ConfigError, listing the store's suites, when a named suite is not in the store.
+    """
+    suites = check_suites(suites)
+    if suites is None:
+        return np.asarray(models, dtype=np.int64)
+    suite = string_coord(ds, "suite")
+    present = sorted(set(suite.tolist()))
+    missing = [n for n in suites if n not in present]
+    if missing:
+        raise ConfigError(f"learn.suites names {missing}, not in this store; allowed: {present}")
+    models = np.asarray(models, dtype=np.int64)
+    return models[np.isin(suite[models], suites)]
+
+
+def make_split(ds: Any, kind: str = "model", test_fraction: float = 0.2, seed: int = 0,
+               suites: Sequence[str] | str | None = None) -> Split:
+    """Split the done models' images of the store ``ds`` into train and test sets (see module doc);
+    ``suites`` restricts both sets of the ``model`` and ``image`` splits to those suites."""
     check_choice("learn", "split", kind, SPLITS)
     check_range("learn", "test_fraction", test_fraction, 0.0, 1.0, low_open=True, high_open=True)
     check_range("learn", "seed", seed, 0, 2**32 - 1)
-    done = done_models(ds)
+    suites = check_suites(suites)
+    if kind == "suite" and suites is not None:
+        raise ConfigError(f"learn.suites = {','.join(suites)!r} applies to the 'model' and 'image' splits; "
+                          f"the 'suite' split always trains on {'+'.join(TRAIN_SUITES)} and tests on "
+                          f"{TEST_SUITE!r}")
+    done = select_suites(ds, done_models(ds), suites)
     n_angles = int(ds.sizes["angle"])
     rng = np.random.default_rng(seed)
     if kind == "suite":
@@ -126,8 +172,10 @@ def make_split(ds: Any, kind: str = "model", test_fraction: float = 0.2, seed: i
         train, test = images[np.sort(perm[n_test:])], images[np.sort(perm[:n_test])]
     if len(train) == 0 or len(test) == 0:
         raise ConfigError(f"split {kind!r} leaves {len(train)} training and {len(test)} test images "
-                          f"from {len(done)} done models; need at least one of each")
-    return Split(kind, train, test, seed, test_fraction)
+                          f"from {len(done)} done models"
+                          + ("" if suites is None else f" of suites {list(suites)}")
+                          + "; need at least one of each")
+    return Split(kind, train, test, seed, test_fraction, suites)
 
 
 def shard_images(images: np.ndarray, worker: int, n_workers: int) -> np.ndarray:

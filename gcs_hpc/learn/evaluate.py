@@ -13,7 +13,9 @@ Metrics (``metrics.json``), with E_i = (M_p - M_c) / M_c for every test image i,
     bar to beat).
 
 The test images are the training run's test split when the store is the one the net was trained on
-(same config hash); on any other store every done image is a test image (``split.kind = "whole-store"``).
+(same config hash; the split is re-made with the run's suite filter); on any other store every done image
+of the suites the net was trained on (all suites when it had no filter) is a test image
+(``split.kind = "whole-store"``).
 
 CLI::
 
@@ -30,7 +32,7 @@ from typing import Sequence
 
 import numpy as np
 
-from gcs_hpc.errors import GcsError
+from gcs_hpc.errors import ConfigError, GcsError
 from gcs_hpc.learn import data
 from gcs_hpc.learn.predict import TrainedModel, load_trained
 from gcs_hpc.learn.train import store_config_hash
@@ -59,11 +61,16 @@ def test_images(trained: TrainedModel, source: data.StoreMaps) -> tuple[np.ndarr
     meta = trained.metadata
     if meta.get("store_config_hash") == store_config_hash(source.attrs):
         s = meta["split"]
-        split = data.make_split(source.ds, s["kind"], s["test_fraction"], s["seed"])
+        split = data.make_split(source.ds, s["kind"], s["test_fraction"], s["seed"], trained.suites)
         return split.test, split.describe()
-    images = data.images_of(data.done_models(source.ds), source.n_angles)
+    models = data.select_suites(source.ds, data.done_models(source.ds), trained.suites)
+    images = data.images_of(models, source.n_angles)
+    if len(images) == 0:
+        raise ConfigError(f"store {str(source.path)!r} has no done model of the suites "
+                          f"{list(trained.suites or [])} the net {trained.path!r} was trained on")
     return images, {"kind": "whole-store", "n_test_images": int(len(images)),
-                    "n_test_models": int(len(np.unique(images[:, 0])))}
+                    "n_test_models": int(len(np.unique(images[:, 0]))),
+                    "suites": None if trained.suites is None else list(trained.suites)}
 
 
 def predict_images(trained: TrainedModel, source: data.StoreMaps, images: np.ndarray,

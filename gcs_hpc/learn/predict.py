@@ -48,6 +48,16 @@ class TrainedModel:
     channels: int
     path: str = ""
 
+    @property
+    def suites(self) -> tuple[str, ...] | None:
+        """Campaign suites the net was trained and tested on (``None``: every suite of its store).
+
+        :func:`gcs_hpc.learn.evaluate.test_images` re-makes the split with them; a mass predicted for a
+        galaxy unlike these suites (e.g. a merger outside their ranges) is an extrapolation.
+        """
+        suites = self.metadata.get("suites", self.metadata.get("split", {}).get("suites"))
+        return None if suites is None else tuple(str(n) for n in suites)
+
     def predict_label(self, maps: np.ndarray) -> np.ndarray:
         """The net's output on the 0..10 label scale for ``maps`` (see :meth:`predict_mass`)."""
         maps = np.asarray(maps, dtype=np.float32)

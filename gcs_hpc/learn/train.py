@@ -13,7 +13,7 @@ epoch to ``logs/worker-<i>.jsonl`` and writes ``logs/worker-<i>.json`` (models i
 CLI::
 
     python -m gcs_hpc.learn.train --store S --arch conv2|conv4 --channels 1|2 --epochs E --out DIR \
-        [--split model|image|suite] [--noise-kms 5] [--batch-size 32] [--seed 0]
+        [--split model|image|suite] [--suites disk,merger] [--noise-kms 5] [--batch-size 32] [--seed 0]
 """
 
 from __future__ import annotations
@@ -56,6 +56,10 @@ class TrainConfig:
         TensorFlow intra- and inter-op threads (0: TensorFlow's default).
     cache_mb
         Memory for the block of models the reader holds at once.
+    suites
+        Campaign suites whose models the ``model`` and ``image`` splits use for training and testing
+        (``None``: every suite; a comma-separated string is accepted); see
+        :func:`gcs_hpc.learn.data.make_split`.
     """
 
     store: str
@@ -71,8 +75,13 @@ class TrainConfig:
     learning_rate: float = 1.0e-3
     cache_mb: float = 256.0
     threads: int = 0
+    suites: tuple[str, ...] | None = None
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "suites", data.check_suites(self.suites))
+        if self.split == "suite" and self.suites is not None:
+            raise ConfigError(f"train.suites = {','.join(self.suites)!r} applies to the 'model' and 'image' "
+                              "splits; the 'suite' split fixes its own suites")
         check_choice("train", "arch", self.arch, nets.ARCHITECTURES)
         check_choice("train", "channels", self.channels, nets.CHANNEL_CHOICES)
         check_range("train", "epochs", self.epochs, 1, 1_000_000)
@@ -106,7 +115,8 @@ def _check_resume(cfg: TrainConfig, out: Path) -> None:
     if not path.is_file():
         return
     old = json.loads(path.read_text())
-    new = asdict(cfg)
+    old.setdefault("suites", None)   # runs from before the suite filter used every suite
+    new = json.loads(json.dumps(asdict(cfg)))   # tuples as JSON lists, as stored
     diff = sorted(k for k in new if k not in RESUMABLE_CHANGES and old.get(k) != new[k])
     if diff:
         raise ConfigError(f"--out {str(out)!r} holds a run with another configuration ({', '.join(diff)}: "
@@ -140,7 +150,7 @@ def train(cfg: TrainConfig, cluster: WorkerCluster | None = None, log: Any = pri
 
     keras = require_keras()
     source = data.StoreMaps(cfg.store, cfg.channels)
-    split = data.make_split(source.ds, cfg.split, cfg.test_fraction, cfg.seed)
+    split = data.make_split(source.ds, cfg.split, cfg.test_fraction, cfg.seed, cfg.suites)
     worker, n_workers = cluster.task_index, cluster.n_workers
     my_images = data.shard_images(split.train, worker, n_workers)
     steps = data.steps_per_epoch(split.train, n_workers, cfg.batch_size)
@@ -232,6 +242,7 @@ def _save_final(cfg: TrainConfig, out: Path, model: Any, source: data.StoreMaps,
         "train_label_mean": float(np.mean(source.labels[split.train[:, 0]])),
         "store": str(Path(cfg.store).resolve()),
         "store_config_hash": store_config_hash(source.attrs), "split": split.describe(),
+        "suites": None if cfg.suites is None else list(cfg.suites),
         "train_config": asdict(cfg), "n_workers": n_workers, "weights_sha256": digest,
         "parameters": int(plain.count_params()), "gcs_hpc_version": __version__,
     }
@@ -256,6 +267,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--epochs", required=True, type=int)
     p.add_argument("--out", required=True, help="output folder (checkpoints, model, metadata, logs)")
     p.add_argument("--split", default="model", choices=data.SPLITS)
+    p.add_argument("--suites", default=None,
+                   help="comma-separated campaign suites the model/image splits train and test on "
+                        "(e.g. disk,merger; default: every suite)")
     p.add_argument("--test-fraction", type=float, default=0.2)
     p.add_argument("--noise-kms", type=float, default=0.0, help="training noise per pixel, km/s")
     p.add_argument("--batch-size", type=int, default=32, help="images per batch and worker")

@@ -110,15 +110,18 @@ def observe_simulation(spec: ModelSpec, theta_deg: np.ndarray, phi_deg: np.ndarr
 
 
 def _held_out(ds: Any, trained: list[Any], indices: Sequence[int] | None) -> np.ndarray:
-    from gcs_hpc.learn.data import done_models, make_split
+    from gcs_hpc.learn.data import done_models, make_split, select_suites
 
     if indices is not None:
         return np.asarray(sorted(indices), dtype=np.int64)
     if not trained:
         raise StoreError("give --model (its test split names the held-out models) or --indices")
     split = trained[0].metadata.get("split", {})
-    return make_split(ds, split.get("kind", "model"), split.get("test_fraction", 0.2),
-                      split.get("seed", 0)).models("test") if split else done_models(ds)
+    suites = trained[0].suites   # the net's suite filter (None: every suite)
+    if not split:
+        return select_suites(ds, done_models(ds), suites)
+    return make_split(ds, split.get("kind", "model"), split.get("test_fraction", 0.2), split.get("seed", 0),
+                      suites).models("test")
 
 
 def compare(store: str | Path, trained: list[Any], *, n_views: int = 3, indices: Sequence[int] | None = None,
@@ -227,7 +230,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     text = markdown_table(result["table"])
     same = sum(r["maps_reproduced"] for r in result["rows"])
     text += (f"\n\nmaps reproduced for {same} of {len(result['rows'])} views"
-             + ("" if same == len(result["rows"]) else " (use the campaign's --backend to rebuild the same runs)"))
+             + ("" if same == len(result["rows"])
+                else " (use the campaign's --backend to rebuild the same runs)"))
     if args.json:
         Path(args.json).write_text(json.dumps(result, indent=1))
     if args.markdown:

@@ -374,7 +374,8 @@ class VirialMassEstimator(MassEstimator):
     def _mass(self, x, y, v, v_err, r_out):
         n = len(x)
         pair_sum = projected_pair_sum(x, y)
-        return 1.5 * math.pi * n / G_KPC_KMS2_PER_MSUN * float(np.sum(_second_moment(v, v_err))) / pair_sum, {}
+        v2_sum = float(np.sum(_second_moment(v, v_err)))
+        return 1.5 * math.pi * n / G_KPC_KMS2_PER_MSUN * v2_sum / pair_sum, {}
 
 
 #: Estimators by registry name.

@@ -53,6 +53,36 @@ def test_split_by_suite_tests_only_unknown(ds) -> None:
     assert set(suite[s.models("train")]) == {"disk", "merger"}
 
 
+@pytest.mark.parametrize("kind", ["model", "image"])
+def test_suite_filter_keeps_excluded_suites_out_of_train_and_test(ds, kind) -> None:
+    suite = data.string_coord(ds, "suite")
+    everything = data.make_split(ds, kind, seed=1)
+    assert "unknown" in set(suite[np.union1d(everything.models("train"), everything.models("test"))])
+    s = data.make_split(ds, kind, seed=1, suites=("disk", "merger"))
+    assert set(suite[s.models("train")]) == {"disk", "merger"}
+    assert set(suite[s.models("test")]) <= {"disk", "merger"} and len(s.test) > 0
+    kept = data.done_models(ds)[np.isin(suite[data.done_models(ds)], ["disk", "merger"])]
+    assert len(s.train) + len(s.test) == len(kept) * ds.sizes["angle"]
+    assert s.describe()["suites"] == ["disk", "merger"] and everything.describe()["suites"] is None
+    np.testing.assert_array_equal(s.test, data.make_split(ds, kind, seed=1, suites="disk,merger").test)
+    only_disk = data.make_split(ds, kind, seed=1, suites=["disk"])
+    assert set(suite[np.union1d(only_disk.models("train"), only_disk.models("test"))]) == {"disk"}
+    # no filter: the split is the one made before the filter existed
+    np.testing.assert_array_equal(everything.test, data.make_split(ds, kind, 0.2, 1).test)
+
+
+def test_bad_suite_filters(ds) -> None:
+    with pytest.raises(ConfigError, match=r"\['halo'\], not in this store; allowed: \['disk', 'merger'"):
+        data.make_split(ds, "model", suites="disk,halo")
+    with pytest.raises(ConfigError, match="'suite' split"):
+        data.make_split(ds, "suite", suites="disk,merger")
+    for bad in ("", "disk,,merger", ()):
+        with pytest.raises(ConfigError, match="non-empty suite names"):
+            data.make_split(ds, "model", suites=bad)
+    with pytest.raises(ConfigError, match="twice"):
+        data.make_split(ds, "model", suites="disk,disk")
+
+
 def test_bad_split_arguments(ds) -> None:
     with pytest.raises(ConfigError, match="split"):
         data.make_split(ds, "galaxy")

@@ -79,3 +79,42 @@ def test_evaluate_cli(learn_store: Path, trained: dict, tmp_path: Path, capsys) 
     assert METRIC_KEYS <= set(json.loads((tmp_path / "metrics.json").read_text()))
     assert evaluate.main(["--store", str(tmp_path / "nope.zarr"), "--model", str(trained[1]),
                           "--out", str(tmp_path)]) == 2
+
+
+def test_suite_filter_is_recorded_and_honoured_by_evaluate_and_predict(learn_store: Path, tmp_path: Path,
+                                                                      capsys) -> None:
+    """A net trained with --suites disk,merger never sees an unknown model, in training or test."""
+    out = tmp_path / "net"
+    assert train.main(["--store", str(learn_store), "--arch", "conv2", "--channels", "1", "--epochs", "1",
+                       "--out", str(out), "--batch-size", "32", "--suites", "disk,merger",
+                       "--threads", "1"]) == 0
+    capsys.readouterr()
+    ds = data.open_store(learn_store)
+    suite = data.string_coord(ds, "suite")
+    meta = json.loads((out / train.METADATA_FILE).read_text())
+    assert meta["suites"] == ["disk", "merger"] and meta["split"]["suites"] == ["disk", "merger"]
+    assert meta["train_config"]["suites"] == ["disk", "merger"]
+    read = json.loads((out / "logs" / "worker-0.json").read_text())["models_read"]
+    assert read and set(suite[read]) <= {"disk", "merger"}
+    model = predict.load_trained(out)
+    assert model.suites == ("disk", "merger")
+    source = data.StoreMaps(learn_store, 1)
+    images, split = evaluate.test_images(model, source)
+    assert split["suites"] == ["disk", "merger"] and len(images) == split["n_test_images"] > 0
+    assert set(suite[images[:, 0]]) <= {"disk", "merger"}
+    expected = data.make_split(ds, "model", seed=0, suites=("disk", "merger")).test
+    np.testing.assert_array_equal(images, expected)
+    assert evaluate.evaluate_model(model, learn_store)["metrics"]["n_images"] == len(expected)
+    # another store (other config hash): every done image of the net's suites, none of the others
+    other = predict.TrainedModel(model.net, {**model.metadata, "store_config_hash": "another"},
+                                 model.map_spec, model.channels, model.path)
+    images, split = evaluate.test_images(other, source)
+    assert split["kind"] == "whole-store" and set(suite[images[:, 0]]) == {"disk", "merger"}
+    assert len(images) == np.isin(suite[data.done_models(ds)], ["disk", "merger"]).sum() * 16
+    # the 'suite' split keeps its meaning and takes no filter; resuming with another filter is refused
+    assert train.main(["--store", str(learn_store), "--arch", "conv2", "--channels", "1", "--epochs", "1",
+                       "--out", str(tmp_path / "x"), "--split", "suite", "--suites", "disk"]) == 2
+    assert train.main(["--store", str(learn_store), "--arch", "conv2", "--channels", "1", "--epochs", "2",
+                       "--out", str(out), "--batch-size", "32", "--suites", "disk"]) == 2
+    assert "suites" in capsys.readouterr().err
+    assert not (tmp_path / "x").exists()
