@@ -6,7 +6,7 @@ Layout under ``runs`` (gitignored)::
     <scale>/stores/<campaign>.zarr, .yaml, .timing.json     one store per distinct campaign config
     <scale>/<name>/nets/<name>-<split>-<c>ch/               trained nets (gcs_hpc.learn.train)
     <scale>/<name>/eval/<split>/                            metrics.json and figures (gcs_hpc.learn.evaluate)
-    <scale>/compare/<campaign>-<split>.json                 CNN and classic estimators, same galaxies
+    <scale>/compare/<campaign>-<split>[-<suites>].json      CNN and classic estimators, same galaxies
     <scale>/<name>/result.json                              everything the report reads
 
 Every stage reuses what is there: a complete store is not rerun, a trained net with the same training
@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import shutil
 import time
 from pathlib import Path
 from typing import Any, Callable
@@ -39,23 +40,66 @@ def net_dir(runs: Path, scale: str, spec: ExperimentSpec, split: str, channels: 
     return Path(runs) / scale / spec.name / "nets" / f"{spec.name}-{split}-{channels}ch"
 
 
+def train_config(spec: ExperimentSpec, scale: str, store: Path, split: str, channels: int, out: Path) -> Any:
+    """The :class:`gcs_hpc.learn.train.TrainConfig` of one net of ``spec`` (its suite filter included)."""
+    from gcs_hpc.learn.train import TrainConfig
+
+    sizes = spec.scale(scale)
+    return TrainConfig(store=str(store), arch=spec.net, channels=channels, epochs=sizes.epochs, out=str(out),
+                       split=split, noise_kms=spec.noise_kms, batch_size=sizes.batch_size, seed=0,
+                       suites=spec.suites_for(split))
+
+
+def _stored_config(out: Path) -> dict[str, Any] | None:
+    """The training config saved in ``out`` (a run from before the suite filter counts as
+    ``suites = None``, which is what it used), or None."""
+    from gcs_hpc.learn.train import CONFIG_FILE
+
+    if not (out / CONFIG_FILE).is_file():
+        return None
+    old = json.loads((out / CONFIG_FILE).read_text())
+    old.setdefault("suites", None)
+    return old
+
+
+def trained_already(cfg: Any) -> bool:
+    """Whether ``cfg.out`` holds a finished net trained with exactly ``cfg``."""
+    from gcs_hpc.learn.train import METADATA_FILE
+
+    out = Path(cfg.out)
+    old = _stored_config(out)
+    return old is not None and (out / METADATA_FILE).is_file() and old == json.loads(
+        json.dumps(dataclasses.asdict(cfg)))
+
+
+def outdated(cfg: Any) -> bool:
+    """Whether ``cfg.out`` holds a net (finished or not) of another config than ``cfg`` in a key training
+    cannot resume across (e.g. the experiment's suite filter changed): it must be trained afresh."""
+    from gcs_hpc.learn.train import RESUMABLE_CHANGES
+
+    old = _stored_config(Path(cfg.out))
+    new = json.loads(json.dumps(dataclasses.asdict(cfg)))
+    return old is not None and any(old.get(k) != v for k, v in new.items() if k not in RESUMABLE_CHANGES)
+
+
 def train_net(spec: ExperimentSpec, scale: str, store: Path, split: str, channels: int, out: Path,
               log: Callable[[str], None]) -> dict[str, Any]:
     """Train one net with :func:`gcs_hpc.learn.train.train` (skipped when already trained with this
     config); return its training summary (epochs, final loss, wall time, images/s)."""
     from gcs_hpc.learn.cluster import WorkerCluster
-    from gcs_hpc.learn.train import CONFIG_FILE, METADATA_FILE, TrainConfig, train
+    from gcs_hpc.learn.train import train
 
     sizes = spec.scale(scale)
-    cfg = TrainConfig(store=str(store), arch=spec.net, channels=channels, epochs=sizes.epochs, out=str(out),
-                      split=split, noise_kms=spec.noise_kms, batch_size=sizes.batch_size, seed=0)
-    done = (out / METADATA_FILE).is_file() and (out / CONFIG_FILE).is_file() and json.loads(
-        (out / CONFIG_FILE).read_text()) == dataclasses.asdict(cfg)
-    if done:
+    cfg = train_config(spec, scale, store, split, channels, out)
+    if trained_already(cfg):
         log(f"[{spec.name}] net {out.name}: trained already, reused")
     else:
+        if outdated(cfg):
+            log(f"[{spec.name}] net {out.name}: trained with another config, removed to train afresh")
+            shutil.rmtree(out)
+        suites = "every suite" if cfg.suites is None else "suites " + "+".join(cfg.suites)
         log(f"[{spec.name}] training {out.name} ({spec.net}, {channels} channel(s), split {split}, "
-            f"{sizes.epochs} epochs, noise {spec.noise_kms} km/s)")
+            f"{suites}, {sizes.epochs} epochs, noise {spec.noise_kms} km/s)")
         train(cfg, cluster=WorkerCluster(("localhost:0",), 0), log=lambda m: None)
     log_lines = (out / "logs" / "worker-0.jsonl").read_text().splitlines()
     records = [json.loads(line) for line in log_lines if line]
@@ -102,14 +146,16 @@ def compare_split(spec: ExperimentSpec) -> str | None:
 
 def run_comparison(group: list[ExperimentSpec], scale: str, store: Path, split: str, runs: Path,
                    log: Callable[[str], None]) -> dict[str, Any]:
-    """CNNs of ``group`` (same store, same split, hence the same held-out galaxies) and the classic
-    estimators on those galaxies, via :func:`gcs_hpc.observe.compare.compare`; written to
-    ``<runs>/<scale>/compare/<campaign>-<split>.json``."""
+    """CNNs of ``group`` (same store, split and suite filter, hence the same held-out galaxies) and the
+    classic estimators on those galaxies, via :func:`gcs_hpc.observe.compare.compare`; written to
+    ``<runs>/<scale>/compare/<campaign>-<split>[-<suites>].json``."""
     from gcs_hpc.learn.predict import load_trained
     from gcs_hpc.observe.compare import compare
 
     sizes = group[0].scale(scale)
-    path = Path(runs) / scale / "compare" / f"{group[0].campaign}-{split}.json"
+    suites = group[0].suites_for(split)
+    name = f"{group[0].campaign}-{split}" + ("" if suites is None else "-" + "+".join(suites))
+    path = Path(runs) / scale / "compare" / f"{name}.json"
     path.parent.mkdir(parents=True, exist_ok=True)
     if sizes.compare_models == 0:
         return {"skipped": "compare_models = 0 at this scale"}
@@ -195,18 +241,19 @@ def run(names: str | list[str], scale: str, runs: Path = DEFAULT_RUNS,
             "name": spec.name, "description": spec.description, "study": spec.study, "net": spec.net,
             "campaign": spec.campaign, "scale": scale, "sizes": dataclasses.asdict(spec.scale(scale)),
             "noise_kms": spec.noise_kms, "eval_noise_kms": list(spec.eval_noise_kms),
+            "train_suites": None if spec.train_suites is None else list(spec.train_suites),
             "suites": spec.suites, "maps": spec.maps, "store": str(store),
             "store_summary": _store_summary(store),
             "campaign_timing": str(store_paths(runs, scale, spec.campaign)["timing"]), "nets": nets,
             "eval_dirs": {s: str(runs / scale / spec.name / "eval" / s) for s in spec.splits},
             "classic": None, "timings": timings[spec.name]}
 
-    comparisons: dict[tuple[str, str], list[ExperimentSpec]] = {}
+    comparisons: dict[tuple[str, str, tuple[str, ...] | None], list[ExperimentSpec]] = {}
     for spec in specs:
         split = compare_split(spec)
-        if split is not None:
-            comparisons.setdefault((spec.campaign, split), []).append(spec)
-    for (campaign, split), group in comparisons.items():
+        if split is not None:  # one held-out set per store, split and suite filter
+            comparisons.setdefault((spec.campaign, split, spec.suites_for(split)), []).append(spec)
+    for (campaign, split, _suites), group in comparisons.items():
         t0 = time.perf_counter()
         try:
             result = run_comparison(group, scale, stores[campaign], split, runs, log)

@@ -27,6 +27,8 @@ REQUIRED_SCALES = ("laptop", "paper")
 NETS = ("conv2", "conv4")  # gcs_hpc.learn.nets.ARCHITECTURES (not imported: it is TensorFlow's room)
 CHANNELS = (1, 2)
 SPLITS = ("model", "image", "suite")  # gcs_hpc.learn.data.SPLITS
+#: Splits that take the train_suites filter (the ``suite`` split fixes its own suites).
+FILTERED_SPLITS = ("model", "image")
 BACKENDS = ("auto", "direct", "compiled", "tree", "cuda")
 PRESET_NAMES = ("tiny", "quick", "paper")
 #: Where the experiment files live.
@@ -110,6 +112,10 @@ class ExperimentSpec:
     splits
         ``model`` (no galaxy in both sets), ``image`` (the paper's 80/20 of images) and/or ``suite``
         (train disk+merger, test unknown).
+    train_suites
+        Campaign suites whose models the ``model`` and ``image`` splits train and test on (None: every
+        suite of the store). DL3 to DL5 share their store with ``unknown`` and name ``[disk, merger]``,
+        as the paper trains and tests them on disks and mergers; the ``suite`` split ignores it.
     noise_kms
         Gaussian noise per pixel added to the training maps, km/s (DL5: 5, the paper's 0.04 units).
     eval_noise_kms
@@ -136,6 +142,7 @@ class ExperimentSpec:
     eval_noise_kms: tuple[float, ...] = (0.0,)
     compare: bool = True
     study: str = "paper"
+    train_suites: tuple[str, ...] | None = None
 
     def __post_init__(self) -> None:
         for key in ("name", "campaign"):
@@ -172,6 +179,15 @@ class ExperimentSpec:
         if "suite" in self.splits and "unknown" not in self.suites:
             raise ConfigError("experiment.splits has 'suite' (test on the unknown suite) but "
                               "experiment.suites has no 'unknown' suite")
+        if self.train_suites is not None:
+            if not self.train_suites or len(set(self.train_suites)) != len(self.train_suites):
+                raise ConfigError(f"experiment.train_suites = {list(self.train_suites)} must name one or "
+                                  "more distinct suites")
+            for name in self.train_suites:
+                check_choice("experiment", "train_suites[]", name, tuple(self.suites))
+            if not set(self.splits) & set(FILTERED_SPLITS):
+                raise ConfigError("experiment.train_suites applies to the 'model' and 'image' splits; "
+                                  f"splits = {list(self.splits)}")
         for scale in self.scales:  # the campaign's own validation, now rather than at run time
             self.campaign_config(scale)
 
@@ -179,6 +195,11 @@ class ExperimentSpec:
         """The sizes at ``scale``; the error lists the scales this experiment defines."""
         check_choice(f"experiment[{self.name}]", "scale", scale, tuple(self.scales))
         return self.scales[scale]
+
+    def suites_for(self, split: str) -> tuple[str, ...] | None:
+        """The suite filter the nets of ``split`` train and test with (None for the ``suite`` split)."""
+        check_choice(f"experiment[{self.name}]", "split", split, self.splits)
+        return self.train_suites if split in FILTERED_SPLITS else None
 
     def campaign_mapping(self, scale: str) -> dict[str, Any]:
         """The campaign config mapping of this experiment at ``scale`` (YAML-ready, plain types)."""
