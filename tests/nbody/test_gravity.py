@@ -86,6 +86,24 @@ def test_tree_force_error_against_direct(opening_angle):
     assert np.median(np.abs(phi / phi_exact - 1.0)) < 2e-4
 
 
+def test_default_tree_force_error_on_a_galaxy_model():
+    # the quick disk's initial conditions: NFW halo, bulge, thin disk, massless GCs, 0.7 kpc softening
+    from gcs_hpc.galaxy import build_model
+    from gcs_hpc.specs import PRESETS, GalaxySpec, ModelSpec
+    from gcs_hpc.units import kpc_to_sim
+
+    quick = PRESETS["quick"]
+    p = build_model(ModelSpec(kind="disk", galaxy=GalaxySpec(), preset=quick, seed=2))
+    massive = p.mass > 0
+    eps = kpc_to_sim(quick.softening_kpc)
+    targets = p.pos[::3]
+    exact, _ = get_backend("compiled").accelerations(targets, p.pos[massive], p.mass[massive], eps)
+    acc, _ = get_backend("tree").accelerations(targets, p.pos[massive], p.mass[massive], eps)
+    rel = np.linalg.norm(acc - exact, axis=1) / np.linalg.norm(exact, axis=1)
+    assert np.median(rel) <= 2e-3
+    assert np.percentile(rel, 99) < 2e-2
+
+
 def test_tree_converges_to_direct_as_opening_angle_shrinks():
     p = plummer_sphere(2000, seed=6)
     exact, _ = get_backend("compiled").accelerations(p.pos, p.pos, p.mass, 0.02)
