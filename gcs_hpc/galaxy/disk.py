@@ -1,6 +1,7 @@
 """The exponential stellar disk: exp(-R/R0) sech^2(z/z0), truncated at R_s, Toomre-stable kinematics.
 
-Kinematics (paper section 2.1, Hernquist 1993 recipe), all from the TOTAL midplane potential:
+Kinematics (paper section 2.1, Hernquist 1993 recipe), all from the TOTAL midplane potential, softened with
+the preset's Plummer softening as the N-body run will feel it (:mod:`gcs_hpc.galaxy.potential`):
 
 - sigma_R(R) = 3.36 Q G Sigma(R) / kappa(R) with Q = 1.5 at every radius (epicyclic theory; kappa from
   the total potential: halo + bulge + the disk's own midplane potential computed from rings).
@@ -109,14 +110,16 @@ class ExponentialDisk(Component):
                                       self.scale_height / self.scale_length)
         return G * self.mass / self.scale_length * phi
 
-    def midplane_circular_speed_squared(self) -> tuple[np.ndarray, np.ndarray]:
+    def midplane_circular_speed_squared(self, softening: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
         """The disk's own v_c^2 = R dPhi/dR in the midplane on a log grid out to 1.05 R_s: (R, v_c^2).
 
-        The table depends only on R_s / R0 and z0 / R0, so it is computed once per process for all galaxies
-        with the paper's ratios and scaled by G M / R0.
+        ``softening`` is the Plummer softening length of the N-body run (0: Newtonian). The table depends
+        only on R_s / R0, z0 / R0 and softening / R0, so it is computed once per process for all galaxies
+        with the same ratios and scaled by G M / R0.
         """
         x, vc2 = _dimensionless_midplane_vc2(self.truncation_radius / self.scale_length,
-                                             self.scale_height / self.scale_length)
+                                             self.scale_height / self.scale_length,
+                                             float(softening) / self.scale_length)
         return self.scale_length * x, G * self.mass / self.scale_length * vc2
 
     def sample_positions(self, n: int, rng: np.random.Generator) -> np.ndarray:
@@ -162,13 +165,16 @@ class ExponentialDisk(Component):
                 "size": self.truncation_radius, "toomre_q": self.toomre_q}
 
 
-def ring_midplane_potential(x: np.ndarray, x_trunc: float, height: float) -> np.ndarray:
+def ring_midplane_potential(x: np.ndarray, x_trunc: float, height: float,
+                            softening: float = 0.0) -> np.ndarray:
     """Midplane potential of a unit-mass exponential disk (R0 = 1, G = 1) truncated at ``x_trunc``.
 
     A ring of radius a and mass m at height z' gives, at (R, 0),
     -G m (2 / pi) K(k) / sqrt((R + a)^2 + z'^2) with k^2 = 4 a R / ((R + a)^2 + z'^2). Rings sit at the
     midpoints of equal-width radial bins with the exact bin masses; heights are equal-mass nodes of the
-    sech^2(z / height) layer (folded about z = 0).
+    sech^2(z / height) layer (folded about z = 0). With a Plummer ``softening`` (in units of R0) every
+    point mass acts through -G m / sqrt(d^2 + softening^2), which for a ring is the same formula with
+    z'^2 replaced by z'^2 + softening^2: the field the N-body code computes.
     """
     x = np.asarray(x, dtype=float)
     edges = np.linspace(0.0, x_trunc, POTENTIAL_RINGS + 1)
@@ -178,15 +184,16 @@ def ring_midplane_potential(x: np.ndarray, x_trunc: float, height: float) -> np.
     t = (np.arange(POTENTIAL_VERTICAL_NODES) + 0.5) / POTENTIAL_VERTICAL_NODES
     phi = np.zeros_like(x)
     for z in height * np.arctanh(t):
-        d2 = (x[:, None] + a[None, :]) ** 2 + z**2
+        d2 = (x[:, None] + a[None, :]) ** 2 + z**2 + softening**2
         phi += (ellipk(4.0 * a[None, :] * x[:, None] / d2) / np.sqrt(d2)) @ ring_mass
     return -(2.0 / math.pi) * phi / POTENTIAL_VERTICAL_NODES
 
 
 @lru_cache(maxsize=16)
-def _dimensionless_midplane_vc2(x_trunc: float, height: float) -> tuple[np.ndarray, np.ndarray]:
+def _dimensionless_midplane_vc2(x_trunc: float, height: float,
+                                softening: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
     x = np.geomspace(1.0e-3, 1.05 * x_trunc, MIDPLANE_POINTS)
-    phi = ring_midplane_potential(x, x_trunc, height)
+    phi = ring_midplane_potential(x, x_trunc, height, softening)
     vc2 = x * np.gradient(phi, x)
     x.setflags(write=False)
     vc2.setflags(write=False)

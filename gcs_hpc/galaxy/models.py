@@ -13,6 +13,13 @@ Scalings with the halo mass M_h (documented choices where the paper is silent)
 - Bulge size R_b = C_b M_b^0.5 with R_b = 3.5 kpc at 1e10 Msun; Hernquist scale a = 0.2 R_b.
 - GCS: a = 0.3 R_d, cut at 3 R_d, f_rot and N_gc from the spec.
 
+Softened equilibrium: velocities (disk rotation and epicyclic dispersions, the Jeans dispersions of halo,
+bulge and GCS) are computed in the Plummer-softened field of the preset's softening length, the field the
+N-body run will feel (:mod:`gcs_hpc.galaxy.potential`). The paper does not say how its ICs treat
+softening; at its 320 pc the difference is small, at the ``quick`` preset's 700 pc (= z0 = the bulge's
+Hernquist scale) Newtonian ICs rotate ~5% too fast and have a bulge core too hot for the softened field,
+which showed as an expanding ring and an expanding bulge core in the first rotation.
+
 Particle numbers (per galaxy, from the preset): n_halo and n_disk; n_bulge = round(f_b n_disk) so bulge
 and disk particles have (almost exactly) the same mass; n_gc from the galaxy spec. The secondary of a
 merger has its masses AND particle numbers scaled by m2 (at least one particle each), so all particles of a
@@ -92,8 +99,9 @@ class GalaxyModel:
     disk_size: float
 
     @classmethod
-    def from_spec(cls, galaxy: GalaxySpec, mass_scale: float = 1.0) -> GalaxyModel:
-        """Build the model of ``galaxy`` with all masses scaled by ``mass_scale`` (a merger's m2)."""
+    def from_spec(cls, galaxy: GalaxySpec, mass_scale: float = 1.0, softening: float = 0.0) -> GalaxyModel:
+        """Build the model of ``galaxy`` with all masses scaled by ``mass_scale`` (a merger's m2), its
+        velocities in equilibrium in the field Plummer-softened by ``softening`` (simulation units)."""
         m_halo = galaxy.M_halo * mass_scale
         conc = galaxy.c if galaxy.c is not None else neto_concentration(m_halo)
         halo = NFWHalo(units.msun_to_sim(m_halo), units.kpc_to_sim(virial_radius_kpc(m_halo)), conc)
@@ -108,7 +116,7 @@ class GalaxyModel:
             bulge = HernquistBulge(units.msun_to_sim(m_bulge), units.kpc_to_sim(size))
         gcs = GlobularClusterSystem(GCS_SCALE_FRACTION * r_s, GCS_CUT_FRACTION * r_s, galaxy.f_rot)
         massive: list[Component] = [halo, disk] + ([bulge] if bulge is not None else [])
-        return cls(halo, disk, bulge, gcs, TotalPotential(massive), r_s)
+        return cls(halo, disk, bulge, gcs, TotalPotential(massive, softening), r_s)
 
     @property
     def components(self) -> list[Component]:
@@ -163,9 +171,10 @@ def orbit_circular_speed(primary: GalaxyModel, secondary: GalaxyModel, distance:
 
 def galaxy_models(spec: ModelSpec) -> list[GalaxyModel]:
     """The analytic models of the galaxies of ``spec`` (one, or two for a merger)."""
-    models = [GalaxyModel.from_spec(spec.galaxy)]
+    eps = units.kpc_to_sim(spec.preset.softening_kpc)
+    models = [GalaxyModel.from_spec(spec.galaxy, softening=eps)]
     if spec.merger is not None:
-        models.append(GalaxyModel.from_spec(spec.galaxy, mass_scale=spec.merger.m2))
+        models.append(GalaxyModel.from_spec(spec.galaxy, mass_scale=spec.merger.m2, softening=eps))
     return models
 
 

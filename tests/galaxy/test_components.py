@@ -148,3 +148,34 @@ def test_add_rotation_sets_f_rot_and_keeps_kinetic_energy(f_rot):
 def test_halo_component_registry_classes():
     assert NFWHalo.name == "halo" and HernquistBulge.name == "bulge" and GlobularClusterSystem.name == "gc"
     assert GlobularClusterSystem(0.3, 3.0, 0.0).mass == 0.0
+
+
+def test_softened_field_tends_to_newton_and_weakens_the_centre(fiducial):
+    from gcs_hpc.galaxy.potential import TotalPotential
+
+    massive = [fiducial.halo, fiducial.disk, fiducial.bulge]
+    r = np.array([0.01, 0.05, 0.2, 0.5, 2.0, 8.0])
+    newton = fiducial.potential.enclosed_mass(r)
+    tiny = TotalPotential(massive, softening=1e-6).effective_enclosed_mass(r)
+    np.testing.assert_allclose(tiny, newton, rtol=5e-3)
+    soft = TotalPotential(massive, softening=0.04).effective_enclosed_mass(r)
+    assert np.all(soft[:3] < 0.95 * newton[:3])  # within a few softening lengths the pull is weaker
+    np.testing.assert_allclose(soft[-2:], newton[-2:], rtol=5e-3)  # far out it is Newton's
+
+
+def test_softened_disk_field_matches_a_direct_sum_over_its_particles():
+    """The ICs' softened midplane v_c^2 of the disk against the Plummer direct sum of sampled particles."""
+    from gcs_hpc.nbody import get_backend
+
+    eps = units.kpc_to_sim(0.7)
+    disk = GalaxyModel.from_spec(GalaxySpec()).disk
+    pos = disk.sample_positions(100_000, np.random.default_rng(4))
+    R, vc2 = disk.midplane_circular_speed_squared(eps)
+    radii = np.array([0.05, 0.1, 0.2, 0.4, 0.6])
+    angles = np.linspace(0.0, 2.0 * np.pi, 32, endpoint=False)
+    points = np.array([[x * np.cos(a), x * np.sin(a), 0.0] for x in radii for a in angles])
+    acc, _ = get_backend("compiled").accelerations(points, pos, np.full(len(pos), disk.mass / len(pos)), eps)
+    measured = -np.sum(points[:, :2] * acc[:, :2], axis=1).reshape(len(radii), -1).mean(axis=1)
+    np.testing.assert_allclose(measured, np.interp(radii, R, vc2), rtol=0.02)
+    newton = np.interp(radii, *disk.midplane_circular_speed_squared())
+    assert np.all(measured[:3] < 0.93 * newton[:3])  # the softening matters here, so the test can fail

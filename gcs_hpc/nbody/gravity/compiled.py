@@ -1,7 +1,8 @@
 """``compiled``: the exact softened direct sum compiled with numba (CPU, serial or threaded).
 
 Structure-of-arrays sources and a branch-free inner loop over a block of targets let LLVM vectorise the
-sum across targets without reassociating any target's sum; it is the CPU reference for speed (target: at least REBOUND's ``basic`` gravity, ~3e8 interactions/s per core).
+sum across targets without reassociating any target's sum; it is the CPU reference for speed (target: at
+least REBOUND's ``basic`` gravity, ~3e8 interactions/s per core).
 """
 
 from __future__ import annotations
