@@ -126,8 +126,8 @@ def _table2(results: dict[str, dict[str, Any]]) -> list[str]:
             continue
         r = results[name]
         p = PAPER_TABLE.get(name)
-        data = ", ".join(r["store_summary"]["done_by_suite"])
         for split in _splits(r):
+            data = _data_of(r, split)
             m1 = metric(r, split, 1)
             n = f"{m1['n_models']} / {m1['n_images']}" if m1 else "-"
             lines.append(f"| {name} | {data} | {r['net']} | {split} | {n} | "
@@ -135,6 +135,13 @@ def _table2(results: dict[str, dict[str, Any]]) -> list[str]:
                          + (f"{p['acc'][0]:.3f} | {p['acc'][1]:.3f} | {p['images']:,} |" if p
                             else "- | - | - |"))
     return lines
+
+
+def _data_of(r: dict[str, Any], split: str) -> str:
+    """The suites a split's nets trained and were tested on (the 'suite' split: train -> test)."""
+    if split == "suite":
+        return "disk, merger -> unknown"
+    return ", ".join(r.get("train_suites") or r["store_summary"]["done_by_suite"])
 
 
 def _table3(results: dict[str, dict[str, Any]]) -> list[str]:
@@ -281,7 +288,8 @@ def write_report(runs: Path, scale: str, out: Path) -> Path:
         "label scale (label = 10 (log10 M - lo)/(hi - lo), lo and hi from each store's attributes, so MAE "
         "values of stores with different mass ranges are not directly comparable; the paper does not state "
         "its range); bias and scatter are the mean and standard deviation of log10(M_p/M_c) in dex. "
-        "± values are standard errors from a bootstrap over the test *galaxies* (the views of one galaxy are "
+        "± values are standard errors from a bootstrap over the test *galaxies* (the views of one galaxy "
+        "are "
         "not independent). The `model` split keeps every view of a test galaxy out of training; `image` is "
         "the paper's random 80/20 split of images (views of one galaxy in both sets); `suite` trains on "
         "the disk and merger suites and tests on the 'unknown' suite.",

@@ -87,7 +87,7 @@ def train_net(spec: ExperimentSpec, scale: str, store: Path, split: str, channel
     """Train one net with :func:`gcs_hpc.learn.train.train` (skipped when already trained with this
     config); return its training summary (epochs, final loss, wall time, images/s)."""
     from gcs_hpc.learn.cluster import WorkerCluster
-    from gcs_hpc.learn.train import train
+    from gcs_hpc.learn.train import METADATA_FILE, train
 
     sizes = spec.scale(scale)
     cfg = train_config(spec, scale, store, split, channels, out)

@@ -82,3 +82,13 @@ def test_report_says_which_suites_were_used() -> None:
     lines = suite_caveats({"DL5": old})
     assert len(lines) == 1 and "DL5 uses a store that also holds the 'unknown' mergers" in lines[0]
     assert suite_caveats({"DL1": {**result(None), "suites": {"disk": {}}}}) == []
+
+
+def test_table_names_the_suites_each_split_used() -> None:
+    from gcs_hpc.experiments.report import _data_of
+
+    r = {"train_suites": ["disk", "merger"], "store_summary": {"done_by_suite": {"disk": 1, "merger": 1,
+                                                                                 "unknown": 1}}}
+    assert _data_of(r, "model") == "disk, merger"
+    assert _data_of({**r, "train_suites": None}, "image") == "disk, merger, unknown"
+    assert _data_of({**r, "train_suites": None}, "suite") == "disk, merger -> unknown"
