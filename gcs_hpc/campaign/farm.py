@@ -29,7 +29,7 @@ from gcs_hpc.campaign.progress import Progress
 from gcs_hpc.campaign.run_model import timed_run_model
 
 #: Seconds between polls of finished futures, of the scheduler's running count, and for lost workers.
-POLL_S = 0.2
+POLL_S = 0.02
 RUNNING_POLL_S = 2.0
 REPLACE_POLL_S = 5.0
 #: The submission window: model tasks in flight per worker thread, and at least this many.
