@@ -47,7 +47,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                          merger=MergerSpec() if args.kind == "merger" else None)
         particles = build_model(spec)
         t_end = spec.t_end if args.t_end is None else args.t_end
-        result = evolve(particles, t_end=t_end, softening=kpc_to_sim(preset.softening_kpc), backend=args.backend,
+        result = evolve(particles, t_end=t_end, softening=kpc_to_sim(preset.softening_kpc),
+                        backend=args.backend,
                         xp=array_module(args.xp), energy_tolerance=preset.energy_tolerance,
                         model_name=f"{args.kind}-{args.preset}-seed{args.seed}")
     except GcsError as exc:

@@ -92,7 +92,8 @@ def read_checkpoint(path: str | Path, run_fingerprint: str) -> RunState:
             meta = json.loads(str(data["meta"]))
             arrays = {k: data[k] for k in ("pos", "vel", "acc", "snapshot_pos", "snapshot_vel")}
     except (OSError, ValueError, KeyError) as exc:
-        raise ConfigError(f"checkpoint_path {str(path)!r} is not a readable gcs_hpc checkpoint: {exc}") from None
+        raise ConfigError(f"checkpoint_path {str(path)!r} is not a readable gcs_hpc checkpoint: "
+                          f"{exc}") from None
     if meta.get("version") != CHECKPOINT_VERSION:
         raise ConfigError(f"checkpoint_path {str(path)!r} has version {meta.get('version')!r}; "
                           f"allowed: {CHECKPOINT_VERSION}")

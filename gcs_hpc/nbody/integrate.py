@@ -11,7 +11,8 @@ and no particle moves more than ``C_v`` softening lengths per step. Defaults ``e
 ``C_v = 3`` (:data:`TIMESTEP_ETA`, :data:`TIMESTEP_VELOCITY_COURANT`): for the ``quick`` presets this
 gives ~0.02 time units, ~15 steps per orbit at the softening radius of the bulge. The step is then
 shortened so that every output time and ``t_end`` fall exactly on a step: each interval between outputs
-is cut into equal steps no longer than ``dt``. A fixed step keeps the scheme symplectic and time-reversible (second order; the energy error falls ~4x
+is cut into equal steps no longer than ``dt``. A fixed step keeps the scheme symplectic and time-reversible
+(second order; the energy error falls ~4x
 when dt halves, tests/nbody/test_integrate.py).
 
 Diagnostics (energy, momentum, angular momentum, centre of mass, shrinking-sphere density centre of the
@@ -79,7 +80,8 @@ def timestep(acc: Any, vel: Any, softening: float, eta: float = TIMESTEP_ETA,
     return dt if math.isfinite(dt) else eta * softening
 
 
-def segment_schedule(t_end: float, output_times: Sequence[float], dt: float) -> list[tuple[float, float, int]]:
+def segment_schedule(t_end: float, output_times: Sequence[float],
+                     dt: float) -> list[tuple[float, float, int]]:
     """Intervals (t_start, t_stop, n_steps) between consecutive outputs, with steps no longer than dt."""
     stops = sorted({float(t) for t in output_times if 0.0 < t < t_end} | {float(t_end)})
     schedule, t0 = [], 0.0
@@ -136,16 +138,16 @@ class LeapfrogRun:
         self.schedule = segment_schedule(t_end, output_times, self.dt)
         settings = {"t_end": t_end, "softening": softening, "dt": self.dt, "output_times": output_times,
                     "backend": backend.name, "diagnostics_every": diagnostics_every}
-        self.fingerprint = ckpt.fingerprint(*(to_numpy(a) for a in (particles.pos, particles.vel, particles.mass,
-                                                                    particles.component, particles.galaxy)),
-                                            settings)
+        columns = (particles.pos, particles.vel, particles.mass, particles.component, particles.galaxy)
+        self.fingerprint = ckpt.fingerprint(*(to_numpy(a) for a in columns), settings)
         if self.checkpoint_path is not None and self.checkpoint_path.exists():
             self.state = ckpt.read_checkpoint(self.checkpoint_path, self.fingerprint)
-            self.pos, self.vel, self.acc = (xp.asarray(a) for a in (self.state.pos, self.state.vel, self.state.acc))
+            self.pos, self.vel, self.acc = (xp.asarray(a)
+                                            for a in (self.state.pos, self.state.vel, self.state.acc))
         else:
             self.pos, self.vel, self.acc = pos0, vel0, acc0
-            self.state = ckpt.RunState(pos=None, vel=None, acc=None, step=0, segment=0, step_in_segment=0, t=0.0,
-                                       energy_0=None, max_rel_energy_error=0.0, wall_s=0.0)
+            self.state = ckpt.RunState(pos=None, vel=None, acc=None, step=0, segment=0, step_in_segment=0,
+                                       t=0.0, energy_0=None, max_rel_energy_error=0.0, wall_s=0.0)
             self._record(phi0)
             if 0.0 in output_times:
                 self._snapshot(0.0)
@@ -155,7 +157,8 @@ class LeapfrogRun:
         state = getattr(self, "state", None)
         last = state.diagnostics[-1] if state is not None and state.diagnostics else {}
         raise SimulationError(f"model {self.model_name!r}: {what} at step {step}, t = {t:.6g} "
-                              f"(dt = {getattr(self, 'dt', float('nan')):.4g}, backend {self.backend.name})", diagnostics=last)
+                              f"(dt = {getattr(self, 'dt', float('nan')):.4g}, backend {self.backend.name})",
+                              diagnostics=last)
 
     def _check_finite(self, acc: Any, pos: Any, vel: Any, step: int, t: float) -> None:
         xp = self.xp
@@ -165,8 +168,8 @@ class LeapfrogRun:
 
     def _record(self, phi_massive: Any) -> None:
         s = self.state
-        rec = diagnostics_record(self.xp, s.step, s.t, self.pos, self.vel, self.mass, self.component, self.galaxy,
-                                 phi_massive, self.forces.massive, self.softening, s.energy_0)
+        rec = diagnostics_record(self.xp, s.step, s.t, self.pos, self.vel, self.mass, self.component,
+                                 self.galaxy, phi_massive, self.forces.massive, self.softening, s.energy_0)
         if s.energy_0 is None:
             s.energy_0 = rec["energy"]
         s.diagnostics.append(rec)
@@ -190,8 +193,8 @@ class LeapfrogRun:
 
     def _particles(self, pos: np.ndarray, vel: np.ndarray) -> Particles:
         p = self.initial
-        return Particles(pos=pos, vel=vel, mass=to_numpy(p.mass).copy(), component=to_numpy(p.component).copy(),
-                         galaxy=to_numpy(p.galaxy).copy())
+        return Particles(pos=pos, vel=vel, mass=to_numpy(p.mass).copy(),
+                         component=to_numpy(p.component).copy(), galaxy=to_numpy(p.galaxy).copy())
 
     # -- the loop ----------------------------------------------------------------------------------
     def run(self, stop_after_steps: int | None = None) -> RunResult:
@@ -224,7 +227,8 @@ class LeapfrogRun:
                     self._snapshot(t1)
                 now = time.perf_counter()
                 if (self.checkpoint_path is not None and self.checkpoint_every_s is not None
-                        and now - last_checkpoint >= self.checkpoint_every_s and not (last and t1 == self.t_end)):
+                        and now - last_checkpoint >= self.checkpoint_every_s
+                        and not (last and t1 == self.t_end)):
                     self._write_checkpoint(wall_before + now - start)
                     last_checkpoint = now
             s.segment += 1
@@ -236,7 +240,8 @@ class LeapfrogRun:
 
     def _result(self, wall_s: float, complete: bool) -> RunResult:
         s = self.state
-        snapshots = {t: self._particles(p, v) for t, p, v in zip(s.snapshot_times, s.snapshot_pos, s.snapshot_vel)}
+        snapshots = {t: self._particles(p, v)
+                     for t, p, v in zip(s.snapshot_times, s.snapshot_pos, s.snapshot_vel)}
         final_centre = s.diagnostics[-1]["density_centre"] if s.diagnostics else None
         stats = {
             "backend": self.backend.name, "kernel": KERNEL_NAME, "n": int(len(self.mass)),

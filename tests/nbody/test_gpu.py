@@ -22,7 +22,8 @@ def cupy():
 def test_gpu_field_matches_numpy(cupy, name, n):
     p = plummer_sphere(n, seed=21, n_tracers=n // 10)
     massive = p.mass > 0
-    ref, ref_phi = get_backend("direct").accelerations(p.pos, p.pos[massive], p.mass[massive], 0.02, potential=True)
+    ref, ref_phi = get_backend("direct").accelerations(p.pos, p.pos[massive], p.mass[massive], 0.02,
+                                                       potential=True)
     acc, phi = get_backend(name, xp=cupy).accelerations(cupy.asarray(p.pos), cupy.asarray(p.pos[massive]),
                                                         cupy.asarray(p.mass[massive]), 0.02, potential=True)
     acc, phi = cupy.asnumpy(acc), cupy.asnumpy(phi)

@@ -37,7 +37,8 @@ def test_kepler_orbit_period_and_energy():
     assert energy == pytest.approx(-1.0 * 0.5 / 2.0, rel=1e-8)  # -m1 m2 / (2a), softening negligible
     assert result.stats["max_rel_energy_error"] < 1e-4
     assert result.stats["steps"] == 4000
-    np.testing.assert_allclose(result.diagnostics[-1]["angular_momentum"], result.diagnostics[0]["angular_momentum"],
+    np.testing.assert_allclose(result.diagnostics[-1]["angular_momentum"],
+                               result.diagnostics[0]["angular_momentum"],
                                rtol=1e-12)
 
 

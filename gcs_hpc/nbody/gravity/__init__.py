@@ -15,7 +15,8 @@ AUTO_TREE_MIN_N = 10_000
 
 
 def resolve_backend_name(name: str, n: int, xp: ModuleType = np) -> str:
-    """Resolve ``"auto"``: ``cuda`` on CuPy; on the CPU ``tree`` for ``n >= AUTO_TREE_MIN_N``, else ``compiled``.
+    """Resolve ``"auto"``: ``cuda`` on CuPy; on the CPU ``tree`` for ``n >= AUTO_TREE_MIN_N``, else
+    ``compiled``.
 
     The NumPy ``direct`` sum is never picked automatically on the CPU (it is ~10x slower than the
     compiled sum at the same, exact, result); it stays available by name as the reference and for CuPy.

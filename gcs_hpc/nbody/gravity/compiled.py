@@ -134,5 +134,6 @@ class CompiledBackend(GravityBackend):
         self.threads, self.fast_math = threads, bool(fast_math)
 
     def prepare(self, source_pos: Any, source_mass: Any, softening: float) -> CompiledField:
-        return CompiledField(np.asarray(source_pos, dtype=np.float64), np.asarray(source_mass, dtype=np.float64),
+        return CompiledField(np.asarray(source_pos, dtype=np.float64),
+                             np.asarray(source_mass, dtype=np.float64),
                              softening, compiled_threads(self.threads), self.fast_math)

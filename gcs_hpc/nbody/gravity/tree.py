@@ -109,7 +109,8 @@ class TreeBackend(GravityBackend):
         check_range("gravity[tree]", "opening_angle", opening_angle, 0.0, 1.5, low_open=True)
         check_range("gravity[tree]", "leaf_size", leaf_size, 1, 256)
         check_range("gravity[tree]", "group_size", group_size, 1, 4096)
-        self.opening_angle, self.leaf_size, self.group_size = float(opening_angle), int(leaf_size), int(group_size)
+        self.opening_angle, self.leaf_size = float(opening_angle), int(leaf_size)
+        self.group_size = int(group_size)
         self.threads = threads
 
     def prepare(self, source_pos: Any, source_mass: Any, softening: float) -> TreeField:
