@@ -23,11 +23,11 @@ def test_models_longer_than_a_worker_lifetime_resume_on_new_workers(tmp_path, mo
     from distributed import Client
 
     monkeypatch.setattr(farm, "REPLACE_POLL_S", 0.5)
-    plan = tiny_plan(2, t_end_disk=10.0, t_end_merger=10.0)  # ~8 s of N-body each on an idle core
+    plan = tiny_plan(2, t_end_disk=8.0, t_end_merger=8.0)  # ~6 s of N-body each on an idle core
     store = make_store(tmp_path / "s.zarr", plan)
     config = ClusterConfig(kind="local", workers=2, dashboard_address="127.0.0.1:0", retries=0,
                            checkpoint_every_s=0.3,
-                           local={"threads_per_worker": 1, "processes": True, "lifetime": "7s",
+                           local={"threads_per_worker": 1, "processes": True, "lifetime": "5s",
                                   "lifetime_stagger": "1s"})
     results = []
     with dask.config.set({"distributed.deploy.lost-worker-timeout": "0.5s"}):
