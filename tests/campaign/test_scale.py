@@ -1,7 +1,7 @@
-"""200 micro models on worker jobs of the real local SLURM (.ci/slurm-up): every model done exactly once,
-the scheduler never holds more than the submission window, nothing is left on it afterwards, and a worker
-whose job ends mid-campaign (scancel, as at its walltime) is replaced by a new SLURM job. Measurements of the same farm at
-this scale are in benchmarks/farm_scale.py."""
+"""200 micro models on worker jobs of the real local SLURM (.ci/slurm-up): every model done exactly
+once, the scheduler never holds more than the submission window, nothing is left on it afterwards, and a
+worker whose job ends mid-campaign (scancel, as at its walltime) is replaced by a new SLURM job.
+Measurements of the same farm at this scale are in benchmarks/farm_scale.py."""
 
 from __future__ import annotations
 
