@@ -34,7 +34,7 @@ def evolve(particles: Particles, *, t_end: float, softening: float, backend: str
         Plummer softening length (simulation units), e.g. ``units.kpc_to_sim(preset.softening_kpc)``.
     backend
         ``direct``, ``compiled``, ``tree``, ``cuda`` or ``auto`` (cuda on CuPy; on the CPU tree for
-        N >= 1e4, else the numba ``compiled`` direct sum).
+        N >= 2000, else the numba ``compiled`` direct sum).
     xp
         Array module (NumPy or CuPy); results come back on NumPy.
     energy_tolerance

@@ -146,6 +146,6 @@ def test_registry_names_and_errors():
         get_backend("cuda", xp=np)
     with pytest.raises(ConfigError, match="opening_angle"):
         get_backend("tree", opening_angle=3.0)
-    assert resolve_backend_name("auto", 9_999) == "compiled"  # never the slow NumPy sum on the CPU
-    assert resolve_backend_name("auto", 10_000) == "tree"
+    assert resolve_backend_name("auto", 1_999) == "compiled"  # never the slow NumPy sum on the CPU
+    assert resolve_backend_name("auto", 2_000) == "tree"
     assert resolve_backend_name("compiled", 10) == "compiled"

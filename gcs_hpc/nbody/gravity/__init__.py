@@ -11,7 +11,9 @@ from gcs_hpc.nbody.gravity import compiled, cuda, direct, tree  # noqa: F401  (r
 from gcs_hpc.nbody.gravity.base import REGISTRY, GravityBackend, SourceField, get_backend, register
 
 #: From this many particles on the CPU, ``auto`` picks the ``tree``; below it the exact ``compiled`` sum.
-AUTO_TREE_MIN_N = 10_000
+#: Measured crossover on one core (benchmarks/gravity.py kernels, Plummer sphere): compiled/tree time 0.8 at
+#: N = 1000, 1.3 at 2000, 2.0 at 4000, 3.2 at 8000; 1.1 on the 2085 massive particles of a tiny-preset disk.
+AUTO_TREE_MIN_N = 2_000
 
 
 def resolve_backend_name(name: str, n: int, xp: ModuleType = np) -> str:
