@@ -12,6 +12,8 @@ resume: finished stores and nets are reused).
 
 from __future__ import annotations
 
+import os
+
 import argparse
 import sys
 import time
@@ -54,6 +56,8 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; return the exit status."""
     args = build_parser().parse_args(argv)
+    # Stores, checkpoints, nets and reports are the user's alone, as in the campaign CLI (its --umask).
+    os.umask(0o077)
     try:
         if args.command == "list":
             from gcs_hpc.experiments.spec import check_shared_stores, load_experiments
