@@ -12,9 +12,8 @@ resume: finished stores and nets are reused).
 
 from __future__ import annotations
 
-import os
-
 import argparse
+import os
 import sys
 import time
 from pathlib import Path
