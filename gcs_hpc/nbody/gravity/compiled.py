@@ -76,8 +76,9 @@ def direct_sum_range(tx, ty, tz, sx, sy, sz, sm, eps2, i0, i1, acc, phi):  # pra
 PARALLEL_MIN_PAIRS = 1 << 22
 
 #: Opt-in fast-math variant (``CompiledBackend(fast_math=True)``, serial only): reassociation lets LLVM
-#: vectorise the reductions (~2x here), at the price of results that may differ in the last bits between
-#: call contexts, so it is never used by default (restarts must be bit-identical). Not cached on disk.
+#: reorder the sums, at the price of results that may differ in the last bits between call contexts, so it
+#: is never used by default (restarts must be bit-identical). Since the default sum is vectorised across
+#: targets it is no faster (benchmarks/gravity.py: 0.8-1.2x the default); kept for comparison. Not cached.
 _FAST_FLAGS = {"reassoc", "contract", "arcp", "nsz"}
 direct_sum_range_fast = numba.njit(cache=False, fastmath=_FAST_FLAGS, error_model="numpy", nogil=True)(
     direct_sum_range.py_func)
