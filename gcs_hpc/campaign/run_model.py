@@ -116,7 +116,8 @@ def run_model(store_path: str | Path, index: int, spec: ModelSpec, map_spec: Map
         How its maps are made.
     backend
         N-body backend: ``auto`` (the engine's choice: on the CPU the numba ``compiled`` direct sum below
-        1e4 particles, the ``tree`` above), ``direct``, ``compiled``, ``tree`` or ``cuda`` (the CuPy array
+        ``gcs_hpc.nbody.gravity.AUTO_TREE_MIN_N`` particles, the ``tree`` above), ``direct``, ``compiled``,
+        ``tree`` or ``cuda`` (the CuPy array
         module; GPU workers).
     checkpoint_every_s
         Wall seconds between checkpoints of the N-body run (``None``: no checkpoints). An existing
