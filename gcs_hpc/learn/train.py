@@ -129,8 +129,13 @@ def _setup_tensorflow(cfg: TrainConfig, cluster: WorkerCluster) -> tuple[Any, An
 
     tf = require_tensorflow()
     if cfg.threads:
-        tf.config.threading.set_intra_op_parallelism_threads(cfg.threads)
-        tf.config.threading.set_inter_op_parallelism_threads(cfg.threads)
+        try:
+            tf.config.threading.set_intra_op_parallelism_threads(cfg.threads)
+            tf.config.threading.set_inter_op_parallelism_threads(cfg.threads)
+        except RuntimeError:
+            # TensorFlow was already initialised in this process (a second training in one Python
+            # session): its thread pools are fixed now; training proceeds with them.
+            pass
     if cluster.n_workers > 1:
         cluster.activate()
         strategy = tf.distribute.MultiWorkerMirroredStrategy()

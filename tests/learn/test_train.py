@@ -54,8 +54,14 @@ def test_killed_training_resumes_from_its_checkpoint(learn_store: Path, tmp_path
             "--out", str(out), "--batch-size", "16"]
     proc = start_train(args + ["--epochs", "400"])  # far more than it will run before the kill
     state = out / "checkpoints" / "checkpoint"
+    history = out / "logs" / "worker-0.jsonl"
     deadline = time.monotonic() + SUBPROCESS_TIMEOUT_S
-    while not state.exists() and proc.poll() is None and time.monotonic() < deadline:
+
+    def epoch_logged() -> bool:
+        # The epoch's history line is written just after its checkpoint: wait for both.
+        return state.exists() and history.exists() and history.read_text().endswith("\n")
+
+    while not epoch_logged() and proc.poll() is None and time.monotonic() < deadline:
         time.sleep(0.2)
     proc.send_signal(signal.SIGKILL)
     proc.communicate(timeout=30)
