@@ -20,8 +20,9 @@ from gcs_hpc.campaign.run_model import (_checkpoint_step, checkpoint_directory, 
 
 from .helpers import REPO, TEST_BACKEND, make_store, tiny_plan
 
-#: A tiny model run long enough (seconds) to be killed between checkpoints.
-T_END = 4.0
+#: A tiny model run long enough (a few seconds on an idle core, ~10 checkpoint intervals) to be killed
+#: between checkpoints, however fast the machine.
+T_END = 20.0
 EVERY_S = 0.3
 
 _WORKER = """
