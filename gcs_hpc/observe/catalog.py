@@ -245,8 +245,12 @@ def read_catalog(path: str | Path) -> GCCatalog:
     path = Path(path)
     if not path.is_file():
         raise CatalogError(f"catalogue file {str(path)!r} does not exist")
-    with path.open() as handle:
+    return read_vizier_tsv(path) if is_vizier_tsv(path) else read_csv(path)
+
+
+def is_vizier_tsv(path: str | Path) -> bool:
+    """True when the first line that is neither blank nor a ``#`` comment is tab-separated (VizieR TSV);
+    otherwise the file is read as CSV."""
+    with Path(path).open() as handle:
         first = next((line for line in handle if line.strip() and not line.startswith("#")), "")
-    if "\t" in first:
-        return read_vizier_tsv(path)
-    return read_csv(path)
+    return "\t" in first

@@ -13,7 +13,8 @@ from pathlib import Path
 
 from gcs_hpc.config import check_range
 from gcs_hpc.errors import CatalogError, ConfigError
-from gcs_hpc.observe.catalog import close_matches, normalise_galaxy_name, split_vizier_tsv
+from gcs_hpc.observe.catalog import (close_matches, is_vizier_tsv, normalise_galaxy_name,
+                                    split_vizier_tsv)
 from gcs_hpc.units import KPC_PER_MPC, RAD_PER_ARCSEC
 
 #: Accepted column names (lower case) of a galaxy table; the first alias of each is the CSV name.
@@ -151,9 +152,7 @@ def read_galaxy_table(path: str | Path) -> dict[str, Galaxy]:
     path = Path(path)
     if not path.is_file():
         raise CatalogError(f"galaxy table {str(path)!r} does not exist")
-    with path.open() as handle:
-        first = next((line for line in handle if line.strip() and not line.startswith("#")), "")
-    if "\t" in first:
+    if is_vizier_tsv(path):
         header, _, rows = split_vizier_tsv(path)
     else:
         with path.open(newline="") as handle:
