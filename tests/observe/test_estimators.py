@@ -9,10 +9,11 @@ import numpy as np
 import pytest
 
 from gcs_hpc.errors import CatalogError, ConfigError
-from gcs_hpc.observe.estimators import (ESTIMATORS, PAIR_BLOCK_BYTES, ProjectedMassEstimator,
-                                        TracerMassEstimator, VirialMassEstimator, default_estimators,
-                                        fit_projected_slope, fit_rotation, get_estimator,
-                                        projected_pair_sum, tme_projection_integral)
+from gcs_hpc.observe.estimators import (ESTIMATORS, ProjectedMassEstimator, TracerMassEstimator,
+                                        VirialMassEstimator, default_estimators, get_estimator,
+                                        tme_projection_integral)
+from gcs_hpc.observe.tracer_geometry import (PAIR_BLOCK_BYTES, fit_projected_slope, fit_rotation,
+                                             projected_pair_sum)
 from gcs_hpc.units import G_KPC_KMS2_PER_MSUN as G
 
 from . import populations as pop
