@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import re
 import types
 import typing
 from pathlib import Path
@@ -192,19 +193,92 @@ def spec_to_dict(spec: Any) -> dict[str, Any]:
     return plain(spec)
 
 
-def load_yaml(path: str | Path) -> dict[str, Any]:
-    """Read a YAML file that must hold a mapping; errors name the file."""
-    path = Path(path)
-    if not path.is_file():
-        raise ConfigError(f"config file {str(path)!r} does not exist")
+class DuplicateKeyError(yaml.YAMLError):
+    """A mapping that names the same key twice (PyYAML would silently keep the last value)."""
+
+    def __init__(self, key: Any, line: int, first_line: int) -> None:
+        super().__init__(f"duplicate key {key!r} on line {line} (first given on line {first_line}); "
+                         "allowed: each key once per mapping")
+        self.key, self.line, self.first_line = key, line, first_line
+
+
+#: YAML 1.2 floats: ``1e11`` and ``1E-3`` are floats (YAML 1.1, PyYAML's default, wants ``1.0e+11``).
+_YAML12_FLOAT = re.compile(r"""^(?:[-+]?[0-9][0-9_]*\.[0-9_]*(?:[eE][-+]?[0-9]+)?
+    |[-+]?\.[0-9][0-9_]*(?:[eE][-+]?[0-9]+)?
+    |[-+]?[0-9][0-9_]*[eE][-+]?[0-9]+
+    |[-+]?\.(?:inf|Inf|INF)
+    |\.(?:nan|NaN|NAN))$""", re.X)
+
+
+class ConfigLoader(yaml.SafeLoader):
+    """PyYAML's safe loader that refuses duplicate mapping keys and reads YAML 1.2 floats (``1e11``)."""
+
+    def construct_mapping(self, node: yaml.Node, deep: bool = False) -> dict[Any, Any]:
+        if isinstance(node, yaml.MappingNode):
+            first: dict[Any, int] = {}
+            for key_node, _ in node.value:
+                if key_node.tag == "tag:yaml.org,2002:merge":
+                    continue  # ``<<: *defaults`` may be overridden by explicit keys
+                key = self.construct_object(key_node, deep=True)
+                try:
+                    seen = key in first
+                except TypeError:  # an unhashable key: SafeLoader's own error names it
+                    continue
+                line = key_node.start_mark.line + 1
+                if seen:
+                    raise DuplicateKeyError(key, line, first[key])
+                first[key] = line
+        return super().construct_mapping(node, deep=deep)
+
+
+ConfigLoader.add_implicit_resolver("tag:yaml.org,2002:float", _YAML12_FLOAT, list("-+0123456789."))
+
+
+def parse_yaml(text: str, source: str) -> Any:
+    """Parse YAML ``text`` with :class:`ConfigLoader`; errors are :class:`ConfigError` naming ``source``."""
     try:
-        data = yaml.safe_load(path.read_text())
+        return yaml.load(text, Loader=ConfigLoader)  # noqa: S506 - a SafeLoader subclass
+    except DuplicateKeyError as exc:
+        raise ConfigError(f"{source}: {exc}") from None
     except yaml.YAMLError as exc:
-        raise ConfigError(f"config file {str(path)!r} is not valid YAML: {exc}") from None
+        raise ConfigError(f"{source} is not valid YAML: {exc}") from None
+
+
+def load_yaml(path: str | Path) -> dict[str, Any]:
+    """Read a YAML config file that must hold a non-empty mapping; errors name the file.
+
+    Every config (models, cluster, experiments) is read here: duplicate keys are refused (naming the key
+    and its lines), ``1e11`` is a float (YAML 1.2), and an empty or undecodable file is an error, never
+    a silent default.
+
+    Raises
+    ------
+    ConfigError
+        For a missing, unreadable, non-UTF-8, invalid, empty or non-mapping file, or a duplicate key.
+    """
+    path = Path(path)
+    source = f"config file {str(path)!r}"
+    if not path.is_file():
+        what = "is a folder, not a file" if path.is_dir() else "does not exist"
+        raise ConfigError(f"{source} {what}")
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise ConfigError(f"{source} cannot be read: {exc.strerror or exc}") from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{source} is not UTF-8 text (byte 0x{raw[exc.start]:02x} at offset {exc.start}); "
+                          "allowed: a YAML text file") from None
+    data = parse_yaml(text, source)
     if data is None:
-        return {}
+        raise ConfigError(f"{source} is empty (no keys); allowed: a mapping of settings. Leave out the "
+                          "option to use the defaults")
     if not isinstance(data, dict):
-        raise ConfigError(f"config file {str(path)!r} must hold a mapping at top level, got {type(data).__name__}")
+        raise ConfigError(f"{source} must hold a mapping at top level, got {type(data).__name__}")
+    if not data:
+        raise ConfigError(f"{source} holds an empty mapping ({{}}); allowed: a mapping of settings. Leave "
+                          "out the option to use the defaults")
     return data
 
 

@@ -52,9 +52,46 @@ def test_load_yaml_errors(tmp_path):
     listing.write_text("- 1\n- 2\n")
     with pytest.raises(ConfigError, match="mapping at top level, got list"):
         load_yaml(listing)
-    empty = tmp_path / "empty.yaml"
-    empty.write_text("")
-    assert load_yaml(empty) == {}
+    for name, text in (("empty.yaml", ""), ("comments.yaml", "# nothing yet\n"), ("braces.yaml", "{}\n")):
+        (tmp_path / name).write_text(text)
+        with pytest.raises(ConfigError, match=rf"config file '.*{name}' (is empty|holds an empty mapping).*"
+                                              "allowed: a mapping of settings"):
+            load_yaml(tmp_path / name)
+
+
+def test_load_yaml_refuses_duplicate_keys_naming_key_and_lines(tmp_path):
+    path = tmp_path / "dup.yaml"
+    path.write_text("name: a\nmaps:\n  npix: 10\n  fov: 1.2\n  npix: 12\n")
+    with pytest.raises(ConfigError, match=r"dup\.yaml': duplicate key 'npix' on line 5 \(first given on "
+                                          r"line 3\); allowed: each key once per mapping"):
+        load_yaml(path)
+    path.write_text("seed: 1\nseed: 1\n")  # even with the same value
+    with pytest.raises(ConfigError, match="duplicate key 'seed' on line 2"):
+        load_yaml(path)
+    # YAML merge keys may still be overridden by an explicit key
+    path.write_text("base: &b {npix: 10, fov: 1.0}\nmaps:\n  <<: *b\n  fov: 2.0\n")
+    assert load_yaml(path)["maps"] == {"npix": 10, "fov": 2.0}
+
+
+def test_load_yaml_reads_yaml_1_2_floats(tmp_path):
+    path = tmp_path / "floats.yaml"
+    path.write_text("a: 1e11\nb: -2.5E-3\nc: 1.0e+11\nd: .5\ne: 7\nf: 1e3x\ng: .inf\n")
+    data = load_yaml(path)
+    assert data == {"a": 1e11, "b": -2.5e-3, "c": 1e11, "d": 0.5, "e": 7, "f": "1e3x", "g": float("inf")}
+    assert isinstance(data["a"], float) and isinstance(data["e"], int)
+
+
+def test_load_yaml_binary_file_is_a_config_error_naming_the_file(tmp_path):
+    path = tmp_path / "model.yaml"
+    path.write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\xff\xfe")
+    with pytest.raises(ConfigError, match=r"config file '.*model\.yaml' is not UTF-8 text \(byte 0x89 at "
+                                          r"offset 0\); allowed: a YAML text file"):
+        load_yaml(path)
+    path.write_bytes(b"seed: 1\n\x00\x01\x02")  # valid UTF-8 but not YAML text
+    with pytest.raises(ConfigError, match=r"model\.yaml' is not valid YAML"):
+        load_yaml(path)
+    with pytest.raises(ConfigError, match="is a folder, not a file"):
+        load_yaml(tmp_path)
 
 
 def test_spec_from_mapping_rejects_unknown_and_wrong_types():

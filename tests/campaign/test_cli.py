@@ -56,6 +56,40 @@ def test_bad_config_file_is_refused_before_anything_runs(tmp_path, capsys):
     assert not (tmp_path / "s.zarr").exists()
 
 
+@pytest.mark.parametrize("option", ["--config", "--cluster"])
+@pytest.mark.parametrize("content, message", [
+    (b"", r"config file '.*bad\.yaml' is empty \(no keys\); allowed: a mapping of settings"),
+    (b"# to be written\n", r"config file '.*bad\.yaml' is empty"),
+    (b"seed: 1\npreset: tiny\nseed: 2\n", r"bad\.yaml'.*duplicate key 'seed' on line 3 \(first given on line 1\)"),
+    (b"\xff\xfe\x00s\x00e\x00e\x00d", r"config file '.*bad\.yaml' is not UTF-8 text \(byte 0xff at offset 0\)"),
+])
+def test_empty_duplicate_or_binary_config_files_are_refused(tmp_path, capsys, option, content, message):
+    """Every config (models, cluster; experiments too) is read by gcs_hpc.config.load_yaml: an empty file is
+    never the silent default, a key given twice is refused, a binary file is a clear error."""
+    import re
+
+    bad = tmp_path / "bad.yaml"
+    bad.write_bytes(content)
+    store = tmp_path / "s.zarr"
+    status = main(["--n-models", "2", option, str(bad), "--store", str(store), "--dry-run"])
+    err = capsys.readouterr().err
+    assert status == EXIT_BAD_INPUT and re.search(message, err), err
+    assert "Traceback" not in err and not store.exists()
+
+
+def test_yaml_1_2_floats_are_numbers_in_a_config(tmp_path, capsys):
+    config = tmp_path / "floats.yaml"
+    text = TINY.read_text().replace("suites:\n  disk: {fraction: 0.5}",
+                                    "suites:\n  disk: {fraction: 0.5, M_halo: [1e11, 5e12]}")
+    assert "1e11" in text
+    config.write_text(text)
+    status = main(["--n-models", "4", "--config", str(config), "--store", str(tmp_path / "s.zarr"),
+                   "--dry-run"])
+    out, err = capsys.readouterr()
+    assert status == 0, err
+    assert "100000000000.0" in out and "5000000000000.0" in out
+
+
 def test_dry_run_prints_the_plan_and_writes_nothing(tmp_path, capsys):
     status = main(["--n-models", "5", "--config", str(TINY), "--store", str(tmp_path / "s.zarr"),
                    "--dry-run"])
