@@ -22,6 +22,9 @@ from gcs_hpc.units import G
 BLOCK = 256
 #: Aim for at least this many resident blocks per SM when choosing the j-loop split.
 BLOCKS_PER_SM = 4
+#: Compiler options of the kernel (also used by tests/nbody/test_cuda_compile.py, which compiles
+#: :data:`KERNEL_SOURCE` with NVRTC on machines without a GPU).
+COMPILE_OPTIONS = (f"-DBLOCK_SIZE={BLOCK}", "--use_fast_math")
 
 KERNEL_SOURCE = r"""
 extern "C" __global__ void plummer_field(const float4* __restrict__ sources, const int n_sources,
@@ -62,6 +65,9 @@ extern "C" __global__ void plummer_field(const float4* __restrict__ sources, con
 }
 """
 
+#: Entry point of :data:`KERNEL_SOURCE`.
+KERNEL_NAME = "plummer_field"
+
 _KERNEL_CACHE: dict[int, Any] = {}
 
 
@@ -69,8 +75,7 @@ def _kernel(cupy: ModuleType) -> Any:
     """Compile (once per device) the kernel for :data:`BLOCK` threads."""
     device = cupy.cuda.runtime.getDevice()
     if device not in _KERNEL_CACHE:
-        _KERNEL_CACHE[device] = cupy.RawKernel(KERNEL_SOURCE, "plummer_field",
-                                               options=(f"-DBLOCK_SIZE={BLOCK}", "--use_fast_math"))
+        _KERNEL_CACHE[device] = cupy.RawKernel(KERNEL_SOURCE, KERNEL_NAME, options=COMPILE_OPTIONS)
     return _KERNEL_CACHE[device]
 
 
