@@ -11,6 +11,11 @@ class ConfigError(GcsError, ValueError):
     """A config, spec or command-line value is invalid (unknown key, wrong type, out of range)."""
 
 
+class CheckpointMismatchError(ConfigError):
+    """An N-body checkpoint cannot be resumed by this run: unreadable, another format version, or written
+    by a run with other inputs (initial particles, backend, time step). The campaign then starts afresh."""
+
+
 class SimulationError(GcsError, RuntimeError):
     """An N-body run failed its physics checks (NaN/inf, energy error above the bound).
 

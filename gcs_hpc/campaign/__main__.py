@@ -16,6 +16,7 @@ import sys
 from pathlib import Path
 from typing import Sequence
 
+from gcs_hpc.backends import BACKEND_CHOICES
 from gcs_hpc.errors import ConfigError, StoreError
 
 DEFAULT_STORE = "gcs_campaign.zarr"
@@ -58,7 +59,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="stop after N models failed (default: max(10, n_models // 10))")
     p.add_argument("--seed", type=int, help="campaign seed (overrides the config's)")
     p.add_argument("--preset", help="resolution preset: tiny, quick, paper (overrides the config's)")
-    p.add_argument("--backend", choices=("auto", "direct", "compiled", "tree", "cuda"),
+    p.add_argument("--backend", choices=BACKEND_CHOICES,
                    help="N-body backend of the workers (overrides the cluster file's)")
     p.add_argument("--progress-interval", type=float, default=30.0, metavar="S",
                    help="seconds between progress lines when not on a terminal (default 30)")

@@ -18,10 +18,11 @@ from pathlib import Path
 from typing import Any, Iterator, Literal, Mapping
 
 from gcs_hpc.config import check_choice, check_range, load_yaml, spec_from_mapping
+from gcs_hpc.backends import BACKEND_CHOICES, worker_array_module
 from gcs_hpc.errors import ConfigError
 
 CLUSTER_KINDS = ("local", "slurm")
-NBODY_BACKENDS = ("auto", "direct", "compiled", "tree", "cuda")
+NBODY_BACKENDS = BACKEND_CHOICES  # gcs_hpc.backends: the one list of gravity backends
 NAMED_CLUSTERS = ("local", "slurm", "slurm-gpu")
 CONFIG_DIR = Path(__file__).resolve().parents[2] / "configs" / "cluster"
 
@@ -87,7 +88,7 @@ class ClusterConfig:
     kind: Literal["local", "slurm"] = "local"
     workers: int | None = None
     adapt: AdaptSpec | None = None
-    backend: Literal["auto", "direct", "compiled", "tree", "cuda"] = "auto"
+    backend: str = "auto"
     resources: dict[str, float] = field(default_factory=dict, hash=False)
     dashboard_address: str = "localhost:8787"
     retries: int = 2
@@ -151,8 +152,8 @@ class ClusterConfig:
 
     @property
     def xp_name(self) -> str:
-        """The array module the workers use: ``cupy`` for the cuda backend, else ``numpy``."""
-        return "cupy" if self.backend == "cuda" else "numpy"
+        """The array module the workers use: ``cupy`` for GPU-only backends (cuda), else ``numpy``."""
+        return worker_array_module(self.backend)
 
 
 def available_cores() -> int:

@@ -258,6 +258,7 @@ def _collect(future: Any, index: int, store: str, report: FarmReport, mark_faile
     if future.status == "finished":
         outcome = future.result()
         report.statuses[index] = outcome.status
+    from distributed.scheduler import KilledWorker
         report.model_seconds[index] = outcome.seconds
         if outcome.resumed_from_step:
             report.resumed[index] = outcome.resumed_from_step
@@ -266,7 +267,7 @@ def _collect(future: Any, index: int, store: str, report: FarmReport, mark_faile
         return outcome.status
     exc = future.exception()
     reason = f"{type(exc).__name__}: {exc}"
-    if type(exc).__name__ == "KilledWorker":
+    if isinstance(exc, KilledWorker):
         reason = ("KilledWorker: workers died repeatedly while running this model (out of memory, or a "
                   f"crash in compiled code?): {exc}")
     mark_failed(store, index, reason)

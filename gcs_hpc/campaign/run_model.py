@@ -27,7 +27,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from gcs_hpc.errors import ConfigError, SimulationError
+from gcs_hpc.errors import CheckpointMismatchError, ConfigError, SimulationError
 from gcs_hpc.specs import MapSpec, ModelSpec
 
 logger = logging.getLogger("gcs_hpc.campaign")
@@ -157,8 +157,8 @@ def _run(store_path: str | Path, index: int, spec: ModelSpec, map_spec: MapSpec,
             logger.warning("%s: resuming from checkpoint %s at step %d", name, ckpt, resumed)
         try:
             result = evolve(particles, **kwargs)
-        except ConfigError as exc:
-            if not (ckpt.exists() and str(exc).startswith("checkpoint_path")):
+        except CheckpointMismatchError as exc:
+            if not ckpt.exists():
                 raise
             # a checkpoint of other inputs (another backend, a changed preset): start afresh
             logger.warning("%s: ignoring checkpoint %s (%s); starting from t = 0", name, ckpt, exc)

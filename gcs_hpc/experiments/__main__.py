@@ -19,6 +19,7 @@ import time
 from pathlib import Path
 from typing import Sequence
 
+from gcs_hpc.backends import GRAVITY_BACKENDS
 from gcs_hpc.errors import GcsError
 from gcs_hpc.experiments.spec import SCALES
 
@@ -45,7 +46,7 @@ def build_parser() -> argparse.ArgumentParser:
     pr.add_argument("--preset", default="paper", choices=("tiny", "quick", "paper"))
     pr.add_argument("--kind", default="disk", choices=("disk", "merger"))
     pr.add_argument("--t-probe", type=float, default=0.03, help="simulated time to run (simulation units)")
-    pr.add_argument("--backend", default="tree", choices=("direct", "compiled", "tree", "cuda"))
+    pr.add_argument("--backend", default="tree", choices=tuple(GRAVITY_BACKENDS))
     pr.add_argument("--runs", default="runs")
     ls = sub.add_parser("list", help="list the experiments and the store each uses")
     ls.add_argument("--scale", default="laptop", choices=SCALES)

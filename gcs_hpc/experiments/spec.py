@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
+from gcs_hpc.backends import BACKEND_CHOICES
 from gcs_hpc.config import check_choice, check_range, load_yaml, spec_from_mapping
 from gcs_hpc.errors import ConfigError
 
@@ -29,7 +30,7 @@ CHANNELS = (1, 2)
 SPLITS = ("model", "image", "suite")  # gcs_hpc.learn.data.SPLITS
 #: Splits that take the train_suites filter (the ``suite`` split fixes its own suites).
 FILTERED_SPLITS = ("model", "image")
-BACKENDS = ("auto", "direct", "compiled", "tree", "cuda")
+BACKENDS = BACKEND_CHOICES  # gcs_hpc.backends: the one list of gravity backends
 PRESET_NAMES = ("tiny", "quick", "paper")
 #: Where the experiment files live.
 EXPERIMENT_DIR = Path(__file__).resolve().parents[2] / "configs" / "experiments"

@@ -4,7 +4,7 @@ A checkpoint holds the full integrator state at a synchronised step (positions, 
 accelerations the next kick uses, all float64 on NumPy), the step counters, the reference energy, the
 diagnostics and snapshots recorded so far, and a fingerprint of the run's inputs (initial particles,
 t_end, softening, time step, output times, backend). Resuming with other inputs raises
-:class:`gcs_hpc.errors.ConfigError` instead of silently continuing someone else's run. Because the
+:class:`gcs_hpc.errors.CheckpointMismatchError` instead of silently continuing someone else's run. Because the
 state is saved exactly and the force backends are deterministic, a resumed NumPy run is bit-identical
 to one that was never interrupted.
 """
@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from gcs_hpc.errors import ConfigError
+from gcs_hpc.errors import CheckpointMismatchError
 
 #: Format version stored in every checkpoint.
 CHECKPOINT_VERSION = 1
@@ -83,8 +83,8 @@ def read_checkpoint(path: str | Path, run_fingerprint: str) -> RunState:
 
     Raises
     ------
-    ConfigError
-        If the file is not a gcs_hpc checkpoint or belongs to a run with other inputs.
+    CheckpointMismatchError
+        If the file is not a gcs_hpc checkpoint or belongs to a run with other inputs (a ConfigError).
     """
     path = Path(path)
     try:
@@ -92,14 +92,15 @@ def read_checkpoint(path: str | Path, run_fingerprint: str) -> RunState:
             meta = json.loads(str(data["meta"]))
             arrays = {k: data[k] for k in ("pos", "vel", "acc", "snapshot_pos", "snapshot_vel")}
     except (OSError, ValueError, KeyError) as exc:
-        raise ConfigError(f"checkpoint_path {str(path)!r} is not a readable gcs_hpc checkpoint: "
-                          f"{exc}") from None
+        raise CheckpointMismatchError(f"checkpoint_path {str(path)!r} is not a readable gcs_hpc checkpoint: "
+                                      f"{exc}") from None
     if meta.get("version") != CHECKPOINT_VERSION:
-        raise ConfigError(f"checkpoint_path {str(path)!r} has version {meta.get('version')!r}; "
-                          f"allowed: {CHECKPOINT_VERSION}")
+        raise CheckpointMismatchError(f"checkpoint_path {str(path)!r} has version {meta.get('version')!r}; "
+                                      f"allowed: {CHECKPOINT_VERSION}")
     if meta["fingerprint"] != run_fingerprint:
-        raise ConfigError(f"checkpoint_path {str(path)!r} belongs to another run (its initial particles or "
-                          "settings differ); remove it or choose another checkpoint_path")
+        raise CheckpointMismatchError(f"checkpoint_path {str(path)!r} belongs to another run (its initial "
+                                      "particles or settings differ); remove it or choose another "
+                                      "checkpoint_path")
     return RunState(
         pos=arrays["pos"], vel=arrays["vel"], acc=arrays["acc"], step=int(meta["step"]),
         segment=int(meta["segment"]), step_in_segment=int(meta["step_in_segment"]), t=float(meta["t"]),

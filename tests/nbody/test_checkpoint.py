@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from gcs_hpc.errors import ConfigError
+from gcs_hpc.errors import CheckpointMismatchError
 from gcs_hpc.nbody import evolve
 
 from .models import plummer_sphere
@@ -44,9 +44,9 @@ def test_wall_time_checkpoints_are_written_and_resumable(tmp_path):
 def test_checkpoint_of_another_run_is_refused(tmp_path):
     path = tmp_path / "other.ckpt"
     evolve(plummer_sphere(200, seed=13), backend="direct", checkpoint_path=path, stop_after_steps=5, **RUN)
-    with pytest.raises(ConfigError, match="belongs to another run"):
+    with pytest.raises(CheckpointMismatchError, match="belongs to another run"):
         evolve(plummer_sphere(200, seed=14), backend="direct", checkpoint_path=path, **RUN)
     assert path.exists()  # nothing lost
     path.write_bytes(b"not a checkpoint")
-    with pytest.raises(ConfigError, match="not a readable gcs_hpc checkpoint"):
+    with pytest.raises(CheckpointMismatchError, match="not a readable gcs_hpc checkpoint"):
         evolve(plummer_sphere(200, seed=13), backend="direct", checkpoint_path=path, **RUN)

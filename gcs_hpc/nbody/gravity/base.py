@@ -15,6 +15,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from gcs_hpc.backends import GRAVITY_BACKENDS
 from gcs_hpc.config import check_choice, check_range
 
 #: Registered backends by name (filled by :func:`register`).
@@ -71,7 +72,18 @@ class GravityBackend(ABC):
 
 
 def register(cls: type[GravityBackend]) -> type[GravityBackend]:
-    """Class decorator adding a backend to :data:`REGISTRY` under ``cls.name``."""
+    """Class decorator adding a backend to :data:`REGISTRY` under ``cls.name``.
+
+    Raises
+    ------
+    TypeError
+        If ``cls.name`` is not listed in :data:`gcs_hpc.backends.GRAVITY_BACKENDS` (the one list configs
+        and command lines take their choices from) or its ``array_modules`` differ from the list's.
+    """
+    info = GRAVITY_BACKENDS.get(cls.name)
+    if info is None or tuple(cls.array_modules) != info.array_modules:
+        raise TypeError(f"gravity backend {cls.__name__} ({cls.name!r}, array modules {cls.array_modules}) "
+                        "must be listed with the same array modules in gcs_hpc.backends.GRAVITY_BACKENDS")
     REGISTRY[cls.name] = cls
     return cls
 
