@@ -17,6 +17,14 @@ conv2 1ch 223,873, 2ch 224,161; conv4 1ch 420,865, 2ch 421,153. The paper quotes
 420,994 (4 conv). Its 4-conv figure is our 1-channel count plus 129 (the output layer's parameters
 counted twice); its 2-conv figure matches only if the pooling had stride 2 (5x5 -> 3x3: 92,801, again
 plus 129), which contradicts the stated stride of 1. We build what the text describes (stride 1).
+
+Heads (issue 15). ``head="point"`` is the paper's single linear output. ``head="gaussian"`` outputs two
+numbers, the mean and the log-variance of the label (a heteroscedastic Gaussian, trained by its negative
+log-likelihood, :func:`per_image_loss`; as halo_cnn's ``model_point_variance``): 129 parameters more.
+``scale_input=True`` adds a second input, the log10 of the map's physical scale in kpc (e.g. the
+projected half-mass radius R_half of a store with ``fov_unit: R_half``), concatenated to the flattened
+conv body before the dense layer (128 parameters more): maps in units of R_half lose the size, and mass
+goes as sigma^2 R.
 """
 
 from __future__ import annotations
@@ -29,6 +37,10 @@ from gcs_hpc.config import check_choice, check_range
 ARCHITECTURES: dict[str, tuple[int, ...]] = {"conv2": (32, 64), "conv4": (32, 64, 128, 256)}
 #: Channel counts the nets accept: 1 (sigma) or 2 (sigma, V).
 CHANNEL_CHOICES = (1, 2)
+#: Output heads: the paper's point estimate, or mean and log-variance of a Gaussian.
+HEADS: dict[str, int] = {"point": 1, "gaussian": 2}
+#: The Gaussian head's log-variance (label scale) is clipped to this range in the loss and predictions.
+LOG_VARIANCE_RANGE = (-12.0, 6.0)
 #: Parameter counts quoted by the paper (section 2.2.5), for comparison only.
 PAPER_PARAMETER_COUNTS: dict[str, int] = {"conv2": 92_930, "conv4": 420_994}
 
@@ -49,7 +61,8 @@ def check_net_args(arch: str, channels: int, npix: int) -> None:
     check_range("learn", "npix", npix, smallest, 1024)
 
 
-def expected_parameter_count(arch: str, channels: int, npix: int = 10) -> int:
+def expected_parameter_count(arch: str, channels: int, npix: int = 10, head: str = "point",
+                             scale_input: bool = False) -> int:
     """Parameters the layers of section 2.2 give, counted by hand from their shapes (no TensorFlow).
 
     A 3x3 convolution from c_in to c_out channels has 9 c_in c_out + c_out parameters; each "valid"
@@ -57,18 +70,20 @@ def expected_parameter_count(arch: str, channels: int, npix: int = 10) -> int:
     units has p c + c.
     """
     check_net_args(arch, channels, npix)
+    check_choice("learn", "head", head, HEADS)
     total, c_in, size = 0, channels, npix
     for c_out in ARCHITECTURES[arch]:
         total += KERNEL * KERNEL * c_in * c_out + c_out
         c_in, size = c_out, size - (KERNEL - 1)
     size = (size - POOL) // POOL_STRIDE + 1
-    flat = size * size * c_in
+    flat = size * size * c_in + int(scale_input)
     total += flat * DENSE_UNITS + DENSE_UNITS
-    total += DENSE_UNITS + 1
+    total += (DENSE_UNITS + 1) * HEADS[head]
     return total
 
 
-def build_net(arch: str, channels: int, npix: int = 10, seed: int | None = None) -> Any:
+def build_net(arch: str, channels: int, npix: int = 10, seed: int | None = None, head: str = "point",
+              scale_input: bool = False) -> Any:
     """Build the Keras model of ``arch`` ("conv2" or "conv4") for ``channels`` input maps.
 
     Parameters
@@ -81,13 +96,20 @@ def build_net(arch: str, channels: int, npix: int = 10, seed: int | None = None)
         Pixels per side of the (square) maps.
     seed
         Seed of the weight initialisers and dropout; ``None`` leaves them random.
+    head
+        ``"point"`` (output ``(1,)``: the label) or ``"gaussian"`` (output ``(2,)``: mean and
+        log-variance of the label).
+    scale_input
+        Add the second input ``scale`` (shape ``(1,)``: log10 of the map scale in kpc).
 
     Returns
     -------
     keras.Model
-        Input ``(npix, npix, channels)`` float32, output ``(1,)``: the mass label on the 0..10 scale.
+        Input ``(npix, npix, channels)`` float32 (and ``(1,)`` with ``scale_input``), output the mass label
+        on the 0..10 scale (point) or its mean and log-variance (gaussian).
     """
     check_net_args(arch, channels, npix)
+    check_choice("learn", "head", head, HEADS)
     from gcs_hpc.learn import require_keras
 
     keras = require_keras()
@@ -104,8 +126,35 @@ def build_net(arch: str, channels: int, npix: int = 10, seed: int | None = None)
     x = layers.MaxPooling2D(POOL, strides=POOL_STRIDE, name="max_pool")(x)
     x = layers.Dropout(DROPOUT_AFTER_POOL, seed=seed, name="dropout_pool")(x)
     x = layers.Flatten(name="flatten")(x)
+    if scale_input:
+        scale = keras.Input((1,), name="scale")
+        x = layers.Concatenate(name="with_scale")([x, scale])
     x = layers.Dense(DENSE_UNITS, activation="relu", kernel_initializer=init(10), name="dense")(x)
     x = layers.Dropout(DROPOUT_AFTER_DENSE, seed=None if seed is None else seed + 1,
                        name="dropout_dense")(x)
-    outputs = layers.Dense(1, activation="linear", kernel_initializer=init(11), name="mass_label")(x)
-    return keras.Model(inputs, outputs, name=f"{arch}_{channels}ch")
+    outputs = layers.Dense(HEADS[head], activation="linear", kernel_initializer=init(11),
+                           name="mass_label")(x)
+    name = f"{arch}_{channels}ch" + ("" if head == "point" else f"_{head}") \
+        + ("_scale" if scale_input else "")
+    return keras.Model([inputs, scale] if scale_input else inputs, outputs, name=name)
+
+
+def per_image_loss(tf: Any, head: str, pred: Any, y: Any) -> Any:
+    """Loss of every image of a batch (TensorFlow ops): squared error of the point head, Gaussian negative
+    log-likelihood (without the constant) of the gaussian head, ``0.5 (s + (y - mu)^2 exp(-s))`` with
+    ``s`` the log-variance clipped to :data:`LOG_VARIANCE_RANGE`."""
+    check_choice("learn", "head", head, HEADS)
+    if head == "point":
+        return tf.reduce_mean(tf.square(pred - y), axis=1)
+    mean, log_var = pred[:, 0], tf.clip_by_value(pred[:, 1], *LOG_VARIANCE_RANGE)
+    return 0.5 * (log_var + tf.square(y[:, 0] - mean) * tf.exp(-log_var))
+
+
+def split_outputs(head: str, out: Any) -> tuple[Any, Any]:
+    """(mean, sd) on the label scale from a net's NumPy outputs (n, 1) or (n, 2); sd 0 for a point head."""
+    import numpy as np
+
+    out = np.asarray(out, dtype=np.float64).reshape(len(out), HEADS[head])
+    if head == "point":
+        return out[:, 0], np.zeros(len(out))
+    return out[:, 0], np.exp(0.5 * np.clip(out[:, 1], *LOG_VARIANCE_RANGE))
