@@ -17,8 +17,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator, Literal, Mapping
 
-from gcs_hpc.config import check_choice, check_range, load_yaml, spec_from_mapping
 from gcs_hpc.backends import BACKEND_CHOICES, worker_array_module
+from gcs_hpc.config import check_choice, check_range, load_yaml, spec_from_mapping
 from gcs_hpc.errors import ConfigError
 
 CLUSTER_KINDS = ("local", "slurm")

@@ -253,12 +253,13 @@ def farm_models(client: Any, plan: CampaignPlan, store_path: str | Path, indices
 
 def _collect(future: Any, index: int, store: str, report: FarmReport, mark_failed: Callable) -> str | None:
     """Record one finished future; return its status (None when it was cancelled)."""
+    from distributed.scheduler import KilledWorker
+
     if future.status == "cancelled":
         return None
     if future.status == "finished":
         outcome = future.result()
         report.statuses[index] = outcome.status
-    from distributed.scheduler import KilledWorker
         report.model_seconds[index] = outcome.seconds
         if outcome.resumed_from_step:
             report.resumed[index] = outcome.resumed_from_step
