@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, Iterator, Literal, Mapping
 
 from gcs_hpc.backends import BACKEND_CHOICES, worker_array_module
+from gcs_hpc.campaign.network import check_network_exposure
 from gcs_hpc.config import check_choice, check_range, load_yaml, spec_from_mapping
 from gcs_hpc.errors import ConfigError
 
@@ -67,7 +68,8 @@ class ClusterConfig:
     resources
         Abstract resources every worker advertises and every model task asks for, e.g. ``{GPU: 1}``.
     dashboard_address
-        Where the dask dashboard listens (localhost by default).
+        Where the dask dashboard listens (localhost by default). Without TLS only a loopback address is
+        allowed (:func:`gcs_hpc.campaign.network.check_network_exposure`), as for ``local.host``.
     retries
         Times a model whose task raised (not a physics failure) is retried before it counts as failed.
     checkpoint_every_s
@@ -128,6 +130,7 @@ class ClusterConfig:
                 value = self.slurm.get(key, [])
                 if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
                     raise ConfigError(f"cluster.slurm.{key} = {value!r} must be a list of strings")
+        check_network_exposure(self.kind, self.tls, self.dashboard_address, self.local)
 
     @property
     def n_workers(self) -> int:

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from gcs_hpc.campaign.cluster import ClusterConfig, start_cluster
+from gcs_hpc.campaign.network import bound_addresses
 from gcs_hpc.campaign.plan import CampaignPlan
 from gcs_hpc.campaign.progress import Progress
 from gcs_hpc.campaign.run_model import timed_run_model
@@ -90,10 +91,14 @@ class FarmReport:
         return sum(1 for s in self.statuses.values() if s == "failed")
 
 
-def dashboard_line(client: Any) -> str:
-    """Where the dask dashboard is (or why there is none)."""
+def dashboard_line(client: Any, bound: str = "") -> str:
+    """Where the dask dashboard listens (``bound``: the addresses its sockets really have), or why there
+    is none."""
     if importlib.util.find_spec("bokeh") is None:
         return "dask dashboard: not running (pip install bokeh to get it)"
+    if bound:
+        scheme = client.dashboard_link.split("://", 1)[0]
+        return f"dask dashboard: listening on {bound} ({scheme}://{bound.split(', ')[0]}/status)"
     return f"dask dashboard: {client.dashboard_link}"
 
 
@@ -287,9 +292,10 @@ def run_farm(plan: CampaignPlan, store_path: str | Path, cluster: ClusterConfig,
         with Client(dask_cluster) as client:
             workers = (str(cluster.n_workers) if cluster.adapt is None
                        else f"adaptive {cluster.adapt.minimum}-{cluster.adapt.maximum}")
-            log(f"dask scheduler: {client.scheduler.address} ({cluster.kind} cluster, {workers} workers, "
+            listen, dashboard = bound_addresses(dask_cluster, client)
+            log(f"dask scheduler: listening on {listen} ({cluster.kind} cluster, {workers} workers, "
                 f"backend {cluster.backend})")
-            log(dashboard_line(client))
+            log(dashboard_line(client, dashboard))
             return farm_models(client, plan, store_path, indices, backend=cluster.backend,
                                resources=dict(cluster.resources) or None, retries=cluster.retries,
                                max_failures=max_failures, progress=progress,

@@ -86,7 +86,7 @@ def test_cli_submits_worker_jobs_through_slurmcluster(slurm, tmp_path):
         cwd=tmp_path, env=_env(), capture_output=True, text=True, timeout=420)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "slurm cluster, 2 workers, backend compiled" in proc.stdout
-    assert "dask scheduler: tls://" in proc.stdout  # TLS with campaign-made credentials by default
+    assert "dask scheduler: listening on tls://" in proc.stdout  # TLS with campaign-made credentials by default
     assert "campaign summary: 4 done and 0 failed of 4 run" in proc.stdout
     assert list(xr.open_zarr(store).status.values) == ["done"] * 4
     worker_logs = list((tmp_path / "logs" / "workers").glob("*.err"))
