@@ -136,7 +136,7 @@ def _run(store_path: str | Path, index: int, spec: ModelSpec, map_spec: MapSpec,
     """:func:`run_model`, returning ``(status, failure reason or "", step resumed from)``."""
     # Imported here: the CLI starts fast, and only workers pay for numba compilation.
     from gcs_hpc.galaxy import build_model, disk_size_kpc
-    from gcs_hpc.maps import make_model_maps
+    from gcs_hpc.maps import model_products
     from gcs_hpc.nbody import evolve
     from gcs_hpc.store import mark_failed, write_model
     from gcs_hpc.units import kpc_to_sim
@@ -165,7 +165,8 @@ def _run(store_path: str | Path, index: int, spec: ModelSpec, map_spec: MapSpec,
             ckpt.unlink(missing_ok=True)
             resumed = 0
             result = evolve(particles, **kwargs)
-        maps, counts = make_model_maps(result.particles, map_spec, disk_size_kpc(spec.galaxy))
+        products = model_products(result.particles, map_spec, disk_size_kpc(spec.galaxy))
+        maps = products.maps
         if not np.all(np.isfinite(maps)):
             raise SimulationError(f"{name}: maps hold NaN or inf after the run")
     except (SimulationError, ConfigError) as exc:
@@ -173,7 +174,7 @@ def _run(store_path: str | Path, index: int, spec: ModelSpec, map_spec: MapSpec,
         mark_failed(store_path, index, reason)
         remove_checkpoints(store_path, index)
         return "failed", reason, resumed
-    write_model(store_path, index, maps, counts)
+    write_model(store_path, index, maps, products.counts, products.summary)  # status done after all
     remove_checkpoints(store_path, index)  # evolve removed its own; others of attempts still leaving
     return "done", "", resumed
 

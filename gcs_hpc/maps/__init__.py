@@ -3,7 +3,8 @@
 - :func:`viewing_angles`: viewing directions on a Fibonacci lattice.
 - :func:`project`: positions and velocities onto the sky of every direction at once (over ``xp``).
 - :func:`bin_projected`: projected GCs -> smoothed maps of [sigma, V] and raw counts per pixel.
-- :func:`make_model_maps`: an evolved model -> maps for all directions.
+- :func:`make_model_maps`: an evolved model -> maps for all directions; :func:`model_products` with the
+  GC phase space, projected half-mass radii and enclosed masses the store keeps beside them.
 
 Physics only: this package imports neither dask nor TensorFlow.
 """
@@ -12,14 +13,20 @@ from __future__ import annotations
 
 from gcs_hpc.maps.angles import view_basis, viewing_angles
 from gcs_hpc.maps.binning import CHANNELS, bin_projected, pixel_centres, smoothing_kernel
-from gcs_hpc.maps.model_maps import galaxy_frame, make_model_maps
+from gcs_hpc.maps.model_maps import (ENCLOSED_RADII, PHASE, ModelProducts, enclosed_mass, galaxy_frame,
+                                     make_model_maps, model_products)
 from gcs_hpc.maps.project import project, project_per_angle, projected_half_mass_radius
 
 __all__ = [
     "CHANNELS",
+    "ENCLOSED_RADII",
+    "PHASE",
+    "ModelProducts",
     "bin_projected",
+    "enclosed_mass",
     "galaxy_frame",
     "make_model_maps",
+    "model_products",
     "pixel_centres",
     "project",
     "project_per_angle",

@@ -7,6 +7,7 @@ The schema lives in :mod:`gcs_hpc.store.schema`; creation, validation and region
 >>> for i in pending_indices(path):                         # resume: done models are skipped
 ...     write_model(path, i, *make_model_maps(...))         # region write, then status = done
 >>> ds = xr.open_zarr(path)                                 # maps (model, angle, channel, y, x)
+>>> read_enclosed_mass(ds, "5_r_half")                      # M(<5 R_half) per model, Msun (version 2)
 
 Strings (``kind``, ``suite``, ``status``, ``error``, ``channel``) use the zarr v3 ``string`` data type
 (variable-length UTF-8); xarray reads them as NumPy ``StringDType`` arrays, which compare with ``==``
@@ -16,21 +17,26 @@ like any string array. :func:`model_status` returns a plain ``<U`` array.
 from __future__ import annotations
 
 from gcs_hpc.store.cube import (create_store, mark_failed, model_status, pending_indices, read_map_spec,
-                                store_attrs, validate_store, write_model)
+                                schema_version, store_attrs, validate_store, write_model)
 from gcs_hpc.store.labels import label_bounds, label_to_mass, mass_to_label
-from gcs_hpc.store.schema import (ARRAY_DIMS, COUNT_DIMS, MAP_DIMS, MODEL_COORDS, SCHEMA_VERSION,
-                                  STATUS_DONE, STATUS_FAILED, STATUS_PENDING, STATUSES)
+from gcs_hpc.store.schema import (ARRAY_DIMS, COUNT_DIMS, ENCLOSED_RADII, MAP_DIMS, MODEL_COORDS, PHASE,
+                                  SCHEMA_VERSION, STATUS_DONE, STATUS_FAILED, STATUS_PENDING, STATUSES,
+                                  SUMMARY_DIMS)
+from gcs_hpc.store.summary import read_enclosed_mass, read_phase_space, read_r_half
 
 __all__ = [
     "ARRAY_DIMS",
     "COUNT_DIMS",
+    "ENCLOSED_RADII",
     "MAP_DIMS",
     "MODEL_COORDS",
+    "PHASE",
     "SCHEMA_VERSION",
     "STATUSES",
     "STATUS_DONE",
     "STATUS_FAILED",
     "STATUS_PENDING",
+    "SUMMARY_DIMS",
     "create_store",
     "label_bounds",
     "label_to_mass",
@@ -38,7 +44,11 @@ __all__ = [
     "mass_to_label",
     "model_status",
     "pending_indices",
+    "read_enclosed_mass",
     "read_map_spec",
+    "read_phase_space",
+    "read_r_half",
+    "schema_version",
     "store_attrs",
     "validate_store",
     "write_model",

@@ -32,8 +32,9 @@ from gcs_hpc.config import spec_from_mapping, spec_to_dict
 from gcs_hpc.errors import StoreError
 from gcs_hpc.specs import MapSpec, ModelSpec
 from gcs_hpc.store.labels import HI_KEY, LO_KEY, label_attrs
-from gcs_hpc.store.schema import (ARRAY_DIMS, SCHEMA_VERSION, STATUS_DONE, STATUS_FAILED, STATUS_PENDING,
-                                  ArraySchema, build_schema, dims_sizes)
+from gcs_hpc.store.schema import (SCHEMA_VERSION, STATUS_DONE, STATUS_FAILED, STATUS_PENDING,
+                                  SUPPORTED_SCHEMA_VERSIONS, ArraySchema, array_dims, build_schema, dims_sizes)
+from gcs_hpc.store.summary import checked_summary
 from gcs_hpc.xp import to_numpy
 
 #: Longest error message kept in the store (characters).
@@ -46,12 +47,13 @@ def _map_spec_text(map_spec: MapSpec) -> str:
     return json.dumps(spec_to_dict(map_spec), sort_keys=True)
 
 
-def _expected_attrs(models: Sequence[ModelSpec], map_spec: MapSpec, config_yaml: str) -> dict[str, Any]:
+def _expected_attrs(models: Sequence[ModelSpec], map_spec: MapSpec, config_yaml: str,
+                    version: int = SCHEMA_VERSION) -> dict[str, Any]:
     return {
         "title": "gcs_hpc kinematic maps of globular cluster systems",
         "Conventions": "CF-1.10",
         "references": "Kaur, Bekki, Hassan & Datta 2021, MNRAS 508, 868",
-        "schema_version": SCHEMA_VERSION,
+        "schema_version": version,
         "config_yaml": config_yaml,
         "map_spec": _map_spec_text(map_spec),
         **label_attrs([m.M_total for m in models]),
@@ -71,7 +73,16 @@ def _open_group(path: str | os.PathLike, mode: str = "r") -> zarr.Group:
         raise StoreError(f"store {str(path)!r} cannot be opened: {exc}") from exc
     if "schema_version" not in group.attrs:
         raise StoreError(f"store {str(path)!r} is not a gcs_hpc map cube (no schema_version attribute)")
+    version = group.attrs["schema_version"]
+    if version not in SUPPORTED_SCHEMA_VERSIONS:
+        raise StoreError(f"store {str(path)!r} has schema version {version!r}, which this gcs_hpc "
+                         f"{gcs_hpc.__version__} does not read; allowed: "
+                         + ", ".join(map(str, SUPPORTED_SCHEMA_VERSIONS)))
     return group
+
+
+def _version(group: zarr.Group) -> int:
+    return int(group.attrs["schema_version"])
 
 
 def _array(group: zarr.Group, name: str) -> zarr.Array:
@@ -218,11 +229,14 @@ def create_store(path: str | os.PathLike, models: Sequence[ModelSpec], map_spec:
     if not isinstance(config_yaml, str):
         raise StoreError("create_store: config_yaml must be YAML text (str), got "
                          f"{type(config_yaml).__name__}")
-    try:
-        schema = build_schema(list(models), map_spec, dict(coords) if coords else None)
-    except ValueError as exc:
-        raise StoreError(str(exc)) from None
-    attrs = _expected_attrs(models, map_spec, config_yaml)
+    def template(version: int) -> tuple[list[ArraySchema], dict[str, Any]]:
+        try:
+            schema = build_schema(list(models), map_spec, dict(coords) if coords else None, version)
+        except ValueError as exc:
+            raise StoreError(str(exc)) from None
+        return schema, _expected_attrs(models, map_spec, config_yaml, version)
+
+    schema, attrs = template(SCHEMA_VERSION)
     fresh = not path.exists() or (path.is_dir() and not any(path.iterdir()))
     if fresh:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -239,6 +253,8 @@ def create_store(path: str | os.PathLike, models: Sequence[ModelSpec], map_spec:
     if path.exists() and not path.is_dir():
         raise StoreError(f"{str(path)!r} exists and is not a folder; refusing to overwrite it")
     group = _open_group(path, mode="r")
+    if _version(group) != SCHEMA_VERSION:  # an older store: resumed with its own layout
+        schema, attrs = template(_version(group))
     diffs = _differences(group, schema, attrs)
     if diffs:
         raise StoreError(f"store {str(path)!r} does not match the new campaign; nothing was written. "
@@ -251,8 +267,10 @@ def validate_store(path: str | os.PathLike) -> None:
     that its map spec and model count imply. Raises :class:`StoreError` naming what is wrong."""
     group = _open_group(path, mode="r")
     map_spec = _map_spec_from_attrs(group, path)
-    sizes = dims_sizes(_array(group, "model").shape[0], map_spec)
-    for name, dims in ARRAY_DIMS.items():
+    version = _version(group)
+    n_gc = _array(group, "gc").shape[0] if version >= 2 else 0
+    sizes = dims_sizes(_array(group, "model").shape[0], map_spec, n_gc)
+    for name, dims in array_dims(version).items():
         arr = _array(group, name)
         want = tuple(sizes[d] for d in dims)
         found_dims = tuple(arr.metadata.dimension_names or ())
@@ -300,12 +318,16 @@ def _checked_region(group: zarr.Group, index: Any, maps: Any, counts: Any) -> tu
     return index, maps.astype(np.float32), counts.astype(np.int32)
 
 
-def _write_region(path: str | os.PathLike, index: int, maps: Any, counts: Any) -> None:
-    """Write one model's maps and counts (its region) without touching its status."""
+def _write_region(path: str | os.PathLike, index: int, maps: Any, counts: Any,
+                  summary: Mapping[str, Any] | None = None) -> None:
+    """Write one model's maps, counts and summary arrays (its region) without touching its status."""
     group = _open_group(path, mode="r+")
     index, maps, counts = _checked_region(group, index, maps, counts)
+    rows = checked_summary(group, index, summary)
     group["maps"][index] = maps
     group["counts"][index] = counts
+    for name, row in rows.items():
+        group[name][index] = row
 
 
 def _set_status(path: str | os.PathLike, index: int, status: str, error: str) -> None:
@@ -316,8 +338,9 @@ def _set_status(path: str | os.PathLike, index: int, status: str, error: str) ->
     status_arr[index] = status
 
 
-def write_model(path: str | os.PathLike, index: int, maps: Any, counts: Any) -> None:
-    """Write one model's maps and counts (one region write), then mark it done.
+def write_model(path: str | os.PathLike, index: int, maps: Any, counts: Any,
+                summary: Mapping[str, Any] | None = None) -> None:
+    """Write one model's maps, counts and summary (one region write), then mark it done.
 
     Parameters
     ----------
@@ -329,11 +352,16 @@ def write_model(path: str | os.PathLike, index: int, maps: Any, counts: Any) -> 
         float (n_angles, 2, npix, npix) in km/s, NumPy or CuPy.
     counts
         int (n_angles, npix, npix).
+    summary
+        The model's ``gc_phase_space`` (n_gc, 6: x, y, z kpc, vx, vy, vz km/s), ``r_half`` (n_angles,
+        kpc), ``enclosed_mass`` (n_radius, Msun) and ``enclosed_radius`` (n_radius, kpc), all four, as
+        :func:`gcs_hpc.maps.model_products` gives them (``ModelProducts.summary``). None leaves them
+        NaN. Ignored for version-1 stores, which have no such arrays.
 
     Notes
     -----
     Validation happens before any write. A model that was done is set back to pending for the
-    duration of a rewrite.
+    duration of a rewrite. ``status`` becomes done only after every array is written.
 
     Raises
     ------
@@ -343,11 +371,12 @@ def write_model(path: str | os.PathLike, index: int, maps: Any, counts: Any) -> 
     group = _open_group(path, mode="r+")
     status_arr = _array(group, "status")
     index = _checked_region(group, index, maps, counts)[0]
+    checked_summary(group, index, summary)
     if str(status_arr[index]) == STATUS_DONE:
         # Rewriting a done model: it is not done while its region changes (maps and counts are two
         # chunks, so a crash in between must not leave a done model with maps and counts of two runs).
         status_arr[index] = STATUS_PENDING
-    _write_region(path, index, maps, counts)
+    _write_region(path, index, maps, counts, summary)
     _set_status(path, index, STATUS_DONE, "")
 
 
@@ -379,6 +408,11 @@ def model_status(path: str | os.PathLike) -> np.ndarray:
 def pending_indices(path: str | os.PathLike) -> list[int]:
     """Indices of the models not done yet (pending or failed), ascending."""
     return [int(i) for i in np.flatnonzero(model_status(path) != STATUS_DONE)]
+
+
+def schema_version(path: str | os.PathLike) -> int:
+    """The schema version of a store (1: maps and counts only; 2: with the GC phase space)."""
+    return _version(_open_group(path))
 
 
 def store_attrs(path: str | os.PathLike) -> dict[str, Any]:

@@ -12,6 +12,21 @@ Layout (zarr v3, opened by ``xr.open_zarr(path)``)
   relation, unless the creator passes the value used (``create_store(..., coords={"c": ...})``).
 - Angle coordinates ``theta``, ``phi`` (degrees); ``x``, ``y`` pixel centres in the field-of-view unit.
 
+Added in schema version 2 (written with the maps, in the same region write; NaN until then):
+
+- ``gc_phase_space`` float64 ``(model, gc, phase)``, phases ``["x", "y", "z", "vx", "vy", "vz"]``: the
+  final positions (kpc) and velocities (km/s) of every GC in the galaxy's centre frame, the frame of the
+  maps (stellar shrinking-sphere centre and rest frame, :func:`gcs_hpc.maps.galaxy_frame`). The ``gc``
+  dim is the campaign's largest GC number; models with fewer GCs are padded with NaN rows.
+- ``r_half`` float64 ``(model, angle)``, kpc: the stars' projected half-mass radius along each angle.
+- ``enclosed_mass`` float64 ``(model, radius)``, Msun: total (dark + stellar) mass inside a 3D sphere
+  about the centre of the final snapshot, at the radii named by the ``radius`` coordinate
+  (:data:`ENCLOSED_RADII`); ``enclosed_radius`` ``(model, radius)`` holds those radii in kpc. Read one
+  with :func:`gcs_hpc.store.read_enclosed_mass`.
+
+Version-1 stores (without these arrays) stay readable and resumable; :func:`schema_for_version` gives
+each version's arrays.
+
 Every per-model array, the static coordinates included, has one chunk per model, so no two writers ever
 share a chunk (or a shard: there are none; see zarr-python#3682).
 """
@@ -26,10 +41,13 @@ import numpy as np
 
 from gcs_hpc.maps.angles import viewing_angles
 from gcs_hpc.maps.binning import CHANNELS, pixel_centres
+from gcs_hpc.maps.model_maps import ENCLOSED_RADII, PHASE
 from gcs_hpc.specs import MapSpec, ModelSpec
 
-#: Version of this layout; a store with another one is refused.
-SCHEMA_VERSION: int = 1
+#: Version of this layout, written into new stores.
+SCHEMA_VERSION: int = 2
+#: Versions this code opens and resumes (1: maps and counts only).
+SUPPORTED_SCHEMA_VERSIONS: tuple[int, ...] = (1, 2)
 MAP_DIMS: tuple[str, ...] = ("model", "angle", "channel", "y", "x")
 COUNT_DIMS: tuple[str, ...] = ("model", "angle", "y", "x")
 STATUS_PENDING, STATUS_DONE, STATUS_FAILED = "pending", "done", "failed"
@@ -38,7 +56,13 @@ STATUSES: tuple[str, ...] = (STATUS_PENDING, STATUS_DONE, STATUS_FAILED)
 MAPS_FILL: float = float("nan")
 COUNTS_FILL: int = -1
 #: Arrays written by the workers (one region per model); everything else is written at creation.
-WRITTEN_BY_WORKERS: tuple[str, ...] = ("maps", "counts", "status", "error")
+WRITTEN_BY_WORKERS: tuple[str, ...] = ("maps", "counts", "status", "error", "gc_phase_space", "r_half",
+                                        "enclosed_mass", "enclosed_radius")
+#: Arrays (and their dims) added in schema version 2.
+SUMMARY_DIMS: dict[str, tuple[str, ...]] = {
+    "gc_phase_space": ("model", "gc", "phase"), "r_half": ("model", "angle"),
+    "enclosed_mass": ("model", "radius"), "enclosed_radius": ("model", "radius"),
+}
 
 FOV_UNIT_NAMES = {"R_d": "initial stellar disk size R_d", "kpc": "kpc",
                   "R_half": "projected stellar half-mass radius"}
@@ -101,27 +125,78 @@ STATUS_ATTRS = {"units": "1", "long_name": "model state: pending, done or failed
 ERROR_ATTRS = {"units": "1", "long_name": "error message of a failed model (empty otherwise)"}
 #: Names of all non-index coordinates, listed in the ``coordinates`` attribute of maps and counts.
 AUX_COORDS: tuple[str, ...] = tuple(MODEL_COORDS) + ("status", "error", "theta", "phi")
-#: Every array of the store and its dims.
-ARRAY_DIMS: dict[str, tuple[str, ...]] = {
+#: Every array of a version-1 store and its dims.
+ARRAY_DIMS_V1: dict[str, tuple[str, ...]] = {
     "maps": MAP_DIMS, "counts": COUNT_DIMS, "model": ("model",),
     **{name: ("model",) for name in MODEL_COORDS}, "status": ("model",), "error": ("model",),
     "angle": ("angle",), "theta": ("angle",), "phi": ("angle",), "channel": ("channel",),
     "y": ("y",), "x": ("x",),
 }
+#: Every array of the store (this version) and its dims.
+ARRAY_DIMS: dict[str, tuple[str, ...]] = {
+    **ARRAY_DIMS_V1, **SUMMARY_DIMS, "gc": ("gc",), "phase": ("phase",), "radius": ("radius",),
+}
 
 
-def dims_sizes(n_models: int, map_spec: MapSpec) -> dict[str, int]:
-    """Sizes of the five dims."""
+def array_dims(version: int) -> dict[str, tuple[str, ...]]:
+    """The arrays of a store of schema ``version`` and their dims."""
+    return dict(ARRAY_DIMS_V1) if version == 1 else dict(ARRAY_DIMS)
+
+
+def gc_count(model: ModelSpec) -> int:
+    """Number of GCs of a model: the galaxy's ``n_gc``, plus the secondary's (scaled by m2, at least 1)
+    for a merger (as :func:`gcs_hpc.galaxy.models.particle_numbers` samples them)."""
+    n = int(model.galaxy.n_gc)
+    if model.merger is not None:
+        n += max(1, round(model.merger.m2 * model.galaxy.n_gc))
+    return n
+
+
+def dims_sizes(n_models: int, map_spec: MapSpec, n_gc: int = 0) -> dict[str, int]:
+    """Sizes of the dims (``gc``: the campaign's largest GC number, when known)."""
     return {"model": n_models, "angle": map_spec.n_angles, "channel": len(CHANNELS),
-            "y": map_spec.npix, "x": map_spec.npix}
+            "y": map_spec.npix, "x": map_spec.npix, "gc": n_gc, "phase": len(PHASE),
+            "radius": len(ENCLOSED_RADII)}
 
 
 def _as_array(values: Sequence[Any], dtype: str) -> np.ndarray:
     return np.asarray(values, dtype=str if dtype == "str" else dtype)
 
 
+def _summary_schema(n_gc: int, n_angles: int) -> list[ArraySchema]:
+    """The arrays added in schema version 2 (written by the workers, except the index coordinates)."""
+    n_radius = len(ENCLOSED_RADII)
+    return [
+        ArraySchema("gc_phase_space", SUMMARY_DIMS["gc_phase_space"], "float64", (1, n_gc, len(PHASE)),
+                    MAPS_FILL,
+                    {"units": "kpc (x, y, z); km s-1 (vx, vy, vz)", "long_name": "final positions and "
+                     "velocities of the globular clusters in the galaxy's centre frame (stellar density "
+                     "centre and rest frame, as the maps); NaN rows pad models with fewer GCs"}),
+        ArraySchema("r_half", SUMMARY_DIMS["r_half"], "float64", (1, n_angles), MAPS_FILL,
+                    {"units": "kpc", "long_name": "projected half-mass radius of the stars along the "
+                     "viewing direction"}),
+        ArraySchema("enclosed_mass", SUMMARY_DIMS["enclosed_mass"], "float64", (1, n_radius), MAPS_FILL,
+                    {"units": "Msun", "long_name": "total (dark and stellar) mass inside a sphere of "
+                     "radius enclosed_radius about the stellar density centre of the final snapshot"}),
+        ArraySchema("enclosed_radius", SUMMARY_DIMS["enclosed_radius"], "float64", (1, n_radius),
+                    MAPS_FILL,
+                    {"units": "kpc", "long_name": "radius of the sphere of enclosed_mass"}),
+        ArraySchema("gc", ("gc",), "int64", (n_gc,), 0,
+                    {"units": "1", "long_name": "globular cluster index within its model"},
+                    np.arange(n_gc, dtype=np.int64)),
+        ArraySchema("phase", ("phase",), "str", (len(PHASE),), "",
+                    {"units": "1", "long_name": "phase-space coordinate: x, y, z (kpc), vx, vy, vz "
+                     "(km s-1)"}, np.asarray(PHASE, dtype=str)),
+        ArraySchema("radius", ("radius",), "str", (n_radius,), "",
+                    {"units": "1", "long_name": "name of the radius of enclosed_mass: "
+                     + "; ".join(f"{k}: {v}" for k, v in ENCLOSED_RADII.items())},
+                    np.asarray(list(ENCLOSED_RADII), dtype=str)),
+    ]
+
+
 def build_schema(models: Sequence[ModelSpec], map_spec: MapSpec,
-                 coords: dict[str, Sequence[float]] | None = None) -> list[ArraySchema]:
+                 coords: dict[str, Sequence[float]] | None = None,
+                 version: int = SCHEMA_VERSION) -> list[ArraySchema]:
     """The arrays of a store for ``models`` and ``map_spec``, with their creation-time contents.
 
     Parameters
@@ -133,7 +208,12 @@ def build_schema(models: Sequence[ModelSpec], map_spec: MapSpec,
     coords
         Optional per-model values that replace those derived from the specs, for float coordinates only
         (e.g. ``{"c": concentrations_used}``).
+    version
+        Schema version (1: without the GC phase space, half-mass radii and enclosed masses).
     """
+    if version not in SUPPORTED_SCHEMA_VERSIONS:
+        raise ValueError(f"schema version {version!r} is not supported; allowed: "
+                         + ", ".join(map(str, SUPPORTED_SCHEMA_VERSIONS)))
     n = len(models)
     npix, n_angles = map_spec.npix, map_spec.n_angles
     unit = map_spec.fov_unit
@@ -179,11 +259,14 @@ def build_schema(models: Sequence[ModelSpec], map_spec: MapSpec,
                     {"units": unit, "long_name": f"sky x of the pixel centres, in units of "
                      f"{FOV_UNIT_NAMES[unit]}", "axis": "X"}, centres.copy()),
     ]
+    n_gc = max(gc_count(m) for m in models)
+    if version >= 2:
+        out += _summary_schema(n_gc, n_angles)
     for name in coords:
         raise ValueError(f"create_store: coords[{name!r}] is not an overridable coordinate; allowed: "
                          + ", ".join(k for k, v in MODEL_COORDS.items() if v[0] == "float64"))
     for a in out:
-        if a.values is not None and a.values.shape != (dims_sizes(n, map_spec)[a.dims[0]],):
+        if a.values is not None and a.values.shape != (dims_sizes(n, map_spec, n_gc)[a.dims[0]],):
             raise ValueError(f"create_store: {a.name} has {a.values.shape[0]} values; expected one per "
-                             f"{a.dims[0]} ({dims_sizes(n, map_spec)[a.dims[0]]})")
+                             f"{a.dims[0]} ({dims_sizes(n, map_spec, n_gc)[a.dims[0]]})")
     return out

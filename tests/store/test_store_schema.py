@@ -26,7 +26,9 @@ def test_open_zarr_shows_labelled_dims_and_coordinates(tmp_path, models, map_spe
     assert ds.maps.dtype == np.float32
     assert ds.counts.dims == ("model", "angle", "y", "x")
     assert ds.counts.dtype == np.int32
-    assert ds.sizes == {"model": 5, "angle": 6, "channel": 2, "y": 10, "x": 10}
+    # gc: the largest GC number of the campaign (the equal-mass merger: 200 + 200)
+    assert ds.sizes == {"model": 5, "angle": 6, "channel": 2, "y": 10, "x": 10, "gc": 400, "phase": 6,
+                        "radius": 7}
     assert list(ds.channel.values) == ["sigma", "V"]
     per_model = ["kind", "suite", "M_total", "M_halo", "c", "f_b", "f_bary", "f_rot", "f_v", "m2",
                  "theta_1", "theta_2", "seed", "status", "error"]
@@ -34,7 +36,8 @@ def test_open_zarr_shows_labelled_dims_and_coordinates(tmp_path, models, map_spe
         assert name in ds.coords and ds[name].dims == ("model",), name
     for name in ("theta", "phi"):
         assert ds[name].dims == ("angle",)
-    assert set(ds.data_vars) == {"maps", "counts"}
+    assert set(ds.data_vars) == {"maps", "counts", "gc_phase_space", "r_half", "enclosed_mass",
+                                 "enclosed_radius"}
     # Values come from the specs; merger-only parameters are NaN for disks; c is NaN where unset.
     assert list(ds.kind.values) == ["disk"] * 3 + ["merger"] * 2
     assert list(ds.suite.values) == ["disk"] * 3 + ["merger"] * 2
