@@ -28,6 +28,7 @@ from gcs_hpc.campaign.network import bound_addresses
 from gcs_hpc.campaign.plan import CampaignPlan
 from gcs_hpc.campaign.progress import Progress
 from gcs_hpc.campaign.run_model import timed_run_model
+from gcs_hpc.store.read import STATUS_DONE, STATUS_FAILED
 
 #: Seconds between polls of finished futures, of the scheduler's running count, and for lost workers.
 POLL_S = 0.02
@@ -83,12 +84,12 @@ class FarmReport:
     @property
     def n_done(self) -> int:
         """Models done in this run."""
-        return sum(1 for s in self.statuses.values() if s == "done")
+        return sum(1 for s in self.statuses.values() if s == STATUS_DONE)
 
     @property
     def n_failed(self) -> int:
         """Models failed in this run."""
-        return sum(1 for s in self.statuses.values() if s == "failed")
+        return sum(1 for s in self.statuses.values() if s == STATUS_FAILED)
 
 
 def dashboard_line(client: Any, bound: str = "") -> str:
@@ -242,7 +243,7 @@ def farm_models(client: Any, plan: CampaignPlan, store_path: str | Path, indices
                     progress.model_finished(status)
                 if on_result is not None:
                     on_result(index, status)
-                if status == "failed" and max_failures is not None and report.n_failed >= max_failures:
+                if status == STATUS_FAILED and max_failures is not None and report.n_failed >= max_failures:
                     report.stopped = True
                     break
             if report.stopped:
@@ -268,7 +269,7 @@ def _collect(future: Any, index: int, store: str, report: FarmReport, mark_faile
         report.model_seconds[index] = outcome.seconds
         if outcome.resumed_from_step:
             report.resumed[index] = outcome.resumed_from_step
-        if outcome.status == "failed":
+        if outcome.status == STATUS_FAILED:
             report.failures[index] = outcome.reason
         return outcome.status
     exc = future.exception()
@@ -277,9 +278,9 @@ def _collect(future: Any, index: int, store: str, report: FarmReport, mark_faile
         reason = ("KilledWorker: workers died repeatedly while running this model (out of memory, or a "
                   f"crash in compiled code?): {exc}")
     mark_failed(store, index, reason)
-    report.statuses[index] = "failed"
+    report.statuses[index] = STATUS_FAILED
     report.failures[index] = reason
-    return "failed"
+    return STATUS_FAILED
 
 
 def run_farm(plan: CampaignPlan, store_path: str | Path, cluster: ClusterConfig, indices: list[int], *,

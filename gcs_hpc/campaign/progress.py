@@ -12,6 +12,8 @@ import time
 from dataclasses import dataclass, field
 from typing import TextIO
 
+from gcs_hpc.store.schema import STATUS_DONE
+
 
 def format_duration(seconds: float) -> str:
     """``3725`` -> ``"1h02m05s"``; ``None``/infinite -> ``"?"``."""
@@ -94,7 +96,7 @@ class Progress:
 
     def model_finished(self, status: str) -> None:
         """Count one model finished with ``status`` ("done" or "failed")."""
-        if status == "done":
+        if status == STATUS_DONE:
             self.done += 1
         else:
             self.failed += 1

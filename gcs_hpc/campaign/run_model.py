@@ -29,6 +29,7 @@ import numpy as np
 
 from gcs_hpc.errors import CheckpointMismatchError, ConfigError, SimulationError
 from gcs_hpc.specs import MapSpec, ModelSpec
+from gcs_hpc.store.schema import STATUS_DONE, STATUS_FAILED
 
 logger = logging.getLogger("gcs_hpc.campaign")
 
@@ -173,10 +174,10 @@ def _run(store_path: str | Path, index: int, spec: ModelSpec, map_spec: MapSpec,
         reason = _failure_reason(exc)
         mark_failed(store_path, index, reason)
         remove_checkpoints(store_path, index)
-        return "failed", reason, resumed
+        return STATUS_FAILED, reason, resumed
     write_model(store_path, index, maps, products.counts, products.summary)  # status done after all
     remove_checkpoints(store_path, index)  # evolve removed its own; others of attempts still leaving
-    return "done", "", resumed
+    return STATUS_DONE, "", resumed
 
 
 def timed_run_model(store_path: str | Path, index: int, spec: ModelSpec, map_spec: MapSpec,

@@ -180,21 +180,23 @@ def run_comparison(group: list[ExperimentSpec], scale: str, store: Path, split: 
 
 
 def _store_summary(store: Path) -> dict[str, Any]:
-    from gcs_hpc.learn.data import open_store, string_coord
-    from gcs_hpc.store import store_attrs
+    from gcs_hpc.store import (LABEL_LOG10_MASS_MAX, LABEL_LOG10_MASS_MIN, STATUS_DONE, STATUS_FAILED,
+                               done_models, open_dataset, status_counts, store_attrs, string_coord)
 
-    ds = open_store(store)
-    status, suite = string_coord(ds, "status"), string_coord(ds, "suite")
+    ds = open_dataset(store)
+    suite = string_coord(ds, "suite")
     attrs = store_attrs(store)
-    done = np.flatnonzero(status == "done")
+    done = done_models(ds)
+    counts = status_counts(ds)
     maps = np.asarray(ds["maps"].isel(model=done).values) if len(done) else np.zeros((0, 1, 2, 1, 1))
     occupied = (np.asarray(ds["counts"].isel(model=done).values) > 0 if len(done)
                 else np.zeros((0, 1, 1, 1), bool))
     sigma, v = maps[:, :, 0][occupied], maps[:, :, 1][occupied]
-    return {"n_models": int(len(status)), "done": int((status == "done").sum()),
-            "failed": int((status == "failed").sum()), "n_angles": int(ds.sizes["angle"]),
-            "done_by_suite": {s: int(((suite == s) & (status == "done")).sum()) for s in np.unique(suite)},
-            "label_log10_mass": [attrs.get("label_log10_mass_min"), attrs.get("label_log10_mass_max")],
+    done_suite = suite[done]
+    return {"n_models": int(len(suite)), "done": counts[STATUS_DONE],
+            "failed": counts[STATUS_FAILED], "n_angles": int(ds.sizes["angle"]),
+            "done_by_suite": {s: int((done_suite == s).sum()) for s in np.unique(suite)},
+            "label_log10_mass": [attrs.get(LABEL_LOG10_MASS_MIN), attrs.get(LABEL_LOG10_MASS_MAX)],
             "map_spec": attrs.get("map_spec"),
             "map_sigma_median_kms": float(np.median(sigma)) if sigma.size else None,
             "map_abs_v_median_kms": float(np.median(np.abs(v))) if v.size else None}

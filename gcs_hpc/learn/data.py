@@ -36,6 +36,7 @@ import numpy as np
 
 from gcs_hpc.config import check_choice, check_range
 from gcs_hpc.errors import ConfigError, StoreError
+from gcs_hpc.store.read import channels_for, done_models, open_dataset, string_coord  # noqa: F401
 from gcs_hpc.units import VELOCITY_KMS
 
 SPLITS = ("model", "image", "suite")
@@ -43,36 +44,13 @@ SPLITS = ("model", "image", "suite")
 TRAIN_SUITES = ("disk", "merger")
 TEST_SUITE = "unknown"
 #: Store channel names, in store order, used by a net with 1 or 2 input channels.
-CHANNELS_BY_COUNT: dict[int, tuple[str, ...]] = {1: ("sigma",), 2: ("sigma", "V")}
+CHANNELS_BY_COUNT: dict[int, tuple[str, ...]] = {n: channels_for(n) for n in (1, 2)}
 #: Velocity scale dividing the maps before they enter a net (km/s).
 INPUT_SCALE_KMS = VELOCITY_KMS
 
 
-def open_store(path: str | Path) -> Any:
-    """Open the store lazily with xarray (no dask: indexing reads only the chunks it needs)."""
-    import xarray as xr
-
-    path = Path(path)
-    if not path.exists():
-        raise StoreError(f"store {str(path)!r} does not exist")
-    try:
-        ds = xr.open_zarr(path, chunks=None)
-    except Exception as exc:  # zarr raises several types for a non-store folder
-        raise StoreError(f"{str(path)!r} is not a gcs_hpc zarr store: {exc}") from exc
-    for name in ("maps", "M_total", "status", "suite"):
-        if name not in ds.variables:
-            raise StoreError(f"store {str(path)!r} has no {name!r} variable; is it a gcs_hpc store?")
-    return ds
-
-
-def string_coord(ds: Any, name: str) -> np.ndarray:
-    """A per-model string coordinate (zarr v3 variable-length strings) as a fixed-width NumPy array."""
-    return np.array([str(v) for v in np.asarray(ds[name].values).ravel().tolist()], dtype=str)
-
-
-def done_models(ds: Any) -> np.ndarray:
-    """Indices of the models whose status is ``done`` (sorted)."""
-    return np.flatnonzero(string_coord(ds, "status") == "done")
+#: The store is read through gcs_hpc.store (kept importable from here for older callers).
+open_store = open_dataset
 
 
 def check_suites(suites: Sequence[str] | str | None) -> tuple[str, ...] | None:
