@@ -267,6 +267,9 @@ def iterate_batches(source: StoreMaps, images: np.ndarray, batch_size: int, *, s
     blocks = [np.sort(models[i:i + block_models]) for i in range(0, len(models), block_models)]
     pool_x = np.empty((0, len(source.channel_names), source.npix, source.npix), np.float32)
     pool_y = np.empty(0, np.float32)
+    # Nets with a scale input (issue 15, gcs_hpc.learn.targets.attach) get ((maps, log10 scale), label).
+    scales = getattr(source, "image_scale", None)
+    pool_s = np.empty(0, np.float32)
     emitted = 0
     for block in blocks:
         maps = source.read_models(block)
@@ -274,24 +277,30 @@ def iterate_batches(source: StoreMaps, images: np.ndarray, batch_size: int, *, s
         x = maps[np.searchsorted(block, rows[:, 0]), rows[:, 1]]
         pool_x = np.concatenate([pool_x, x])
         pool_y = np.concatenate([pool_y, source.labels[rows[:, 0]]])
+        if scales is not None:
+            pool_s = np.concatenate([pool_s, scales[rows[:, 0], rows[:, 1]]])
         if shuffle:
             order = rng.permutation(len(pool_y))
             pool_x, pool_y = pool_x[order], pool_y[order]
+            pool_s = pool_s[order] if scales is not None else pool_s
         n_full = len(pool_y) // batch_size
         if steps is not None:
             n_full = min(n_full, steps - emitted)
         for b in range(n_full):
             sl = slice(b * batch_size, (b + 1) * batch_size)
-            yield _to_inputs(pool_x[sl], rng, noise_kms), pool_y[sl, None]
+            x_b = _to_inputs(pool_x[sl], rng, noise_kms)
+            yield (x_b if scales is None else (x_b, pool_s[sl, None])), pool_y[sl, None]
         emitted += n_full
         pool_x, pool_y = pool_x[n_full * batch_size:], pool_y[n_full * batch_size:]
+        pool_s = pool_s[n_full * batch_size:] if scales is not None else pool_s
         if steps is not None and emitted >= steps:
             return
     if steps is not None and emitted < steps:
         raise ConfigError(f"only {emitted} full batches of {batch_size} in {len(images)} images; "
                           f"{steps} steps were asked for")
     if steps is None and len(pool_y):
-        yield _to_inputs(pool_x, rng, noise_kms), pool_y[:, None]
+        x_b = _to_inputs(pool_x, rng, noise_kms)
+        yield (x_b if scales is None else (x_b, pool_s[:, None])), pool_y[:, None]
 
 
 def _to_inputs(maps: np.ndarray, rng: np.random.Generator, noise_kms: float) -> np.ndarray:
@@ -319,6 +328,9 @@ def training_dataset(source: StoreMaps, images: np.ndarray, batch_size: int, ste
         yield from iterate_batches(source, images, batch_size, steps=steps, shuffle=True, seed=seed,
                                    epoch=epoch, worker=worker, noise_kms=noise_kms, cache_mb=cache_mb)
 
+    x_spec = tf.TensorSpec(shape, tf.float32)
+    if getattr(source, "image_scale", None) is not None:
+        x_spec = (x_spec, tf.TensorSpec((batch_size, 1), tf.float32))
     ds = tf.data.Dataset.from_generator(gen, output_signature=(
-        tf.TensorSpec(shape, tf.float32), tf.TensorSpec((batch_size, 1), tf.float32)))
+        x_spec, tf.TensorSpec((batch_size, 1), tf.float32)))
     return ds.prefetch(tf.data.AUTOTUNE)

@@ -17,9 +17,18 @@ The test images are the training run's test split when the store is the one the 
 of the suites the net was trained on (all suites when it had no filter) is a test image
 (``split.kind = "whole-store"``).
 
+Posteriors (issue 15): ``--model`` may be a single net or an ensemble folder
+(:mod:`gcs_hpc.learn.ensemble`). The point metrics use the posterior median. ``calibration`` holds the
+coverage of the 68% and 95% intervals, the PIT histogram and its KS distance
+(:mod:`gcs_hpc.learn.calibration`); ``ood`` the fraction of test images flagged out of distribution
+(:mod:`gcs_hpc.learn.ood`). The same two, under ``ood_suite``, for the store's models of suites the net
+was not trained on (e.g. ``unknown`` for a net trained with ``--suites disk,merger``), and under
+``ood_store`` for every done image of a second store (``--ood-store``, e.g. galaxies outside the training
+ranges). ``calibration.png`` shows the PIT histograms and coverage curves.
+
 CLI::
 
-    python -m gcs_hpc.learn.evaluate --store S --model DIR --out DIR [--compare DIR2]
+    python -m gcs_hpc.learn.evaluate --store S --model DIR --out DIR [--compare DIR2] [--ood-store S2]
 """
 
 from __future__ import annotations
@@ -33,15 +42,16 @@ from typing import Sequence
 import numpy as np
 
 from gcs_hpc.errors import ConfigError, GcsError
-from gcs_hpc.learn import data
-from gcs_hpc.learn.predict import TrainedModel, load_trained
+from gcs_hpc.learn import calibration, data, ood, targets
+from gcs_hpc.learn.posterior import MassPosterior
+from gcs_hpc.learn.predict import TrainedModel, load_predictor, load_trained  # noqa: F401
 from gcs_hpc.learn.train import store_config_hash
 
 #: Bins of true mass in the predicted-vs-true figure (the paper's 20).
 N_MASS_BINS = 20
 METRICS_FILE = "metrics.json"
 PLOT_FILES = {"pred_vs_true": "predicted_vs_true.png", "error_hist": "error_histogram.png",
-              "error_cdf": "error_cumulative.png"}
+              "error_cdf": "error_cumulative.png", "calibration": "calibration.png"}
 
 
 def error_metrics(mass_pred: np.ndarray, mass_true: np.ndarray, label_pred: np.ndarray,
@@ -73,40 +83,104 @@ def test_images(trained: TrainedModel, source: data.StoreMaps) -> tuple[np.ndarr
                     "suites": None if trained.suites is None else list(trained.suites)}
 
 
+def predict_with_flags(trained: TrainedModel, source: data.StoreMaps, images: np.ndarray,
+                       cache_mb: float = 256.0) -> tuple[MassPosterior, list[list[str]]]:
+    """Posteriors of ``images`` (model, angle) rows, read block-wise from the store, and the
+    out-of-distribution reasons of each (:func:`gcs_hpc.learn.ood.flag_reasons`)."""
+    parts, reasons = [], [[] for _ in range(len(images))]
+    scales = getattr(source, "image_scale", None)
+    order = np.empty(len(images), dtype=np.int64)
+    done = 0
+    for rows, maps in ood.iter_image_blocks(source, images, cache_mb):
+        log_scale = None if scales is None else scales[images[rows, 0], images[rows, 1]]
+        post = trained.predict_posterior(maps, log_scale=log_scale)
+        for i, r in zip(rows, ood.flag_reasons(maps, post, trained.metadata.get("ood"), log_scale)):
+            reasons[i] = r
+        parts.append(post)
+        order[done:done + len(rows)] = rows
+        done += len(rows)
+    joined = MassPosterior(np.concatenate([p.mean_dex for p in parts]),
+                           np.concatenate([p.sd_dex for p in parts]), parts[0].label_range)
+    return joined.select(np.argsort(order)), reasons
+
+
 def predict_images(trained: TrainedModel, source: data.StoreMaps, images: np.ndarray,
                    cache_mb: float = 256.0) -> np.ndarray:
-    """Net output (label scale) for ``images`` (model, angle) rows, read block-wise from the store."""
-    models = np.unique(images[:, 0])
-    block_models = max(1, int(cache_mb * 2**20 // source.model_nbytes))
-    out = np.empty(len(images))
-    for start in range(0, len(models), block_models):
-        block = models[start:start + block_models]
-        maps = source.read_models(block)
-        rows = np.flatnonzero(np.isin(images[:, 0], block))
-        sel = maps[np.searchsorted(block, images[rows, 0]), images[rows, 1]]
-        out[rows] = trained.predict_label(sel)
-    return out
+    """Net output (label scale; an ensemble's median) for ``images`` (model, angle) rows."""
+    from gcs_hpc import store as store_api
+
+    post, _ = predict_with_flags(trained, source, images, cache_mb)
+    return np.asarray(store_api.mass_to_label(10.0 ** post.median(), trained.metadata["label_attrs"]))
+
+
+def _source_for(trained: TrainedModel, store: str | Path) -> data.StoreMaps:
+    """The store's maps, pointed at the net's target and scale input (:func:`targets.attach`)."""
+    source = data.StoreMaps(store, trained.channels)
+    meta = trained.metadata
+    targets.attach(source, meta.get("target", "M_total"), meta.get("enclosed_radius", "5_r_half"),
+                   bool(meta.get("scale_input", False)))
+    return source
+
+
+def posterior_metrics(trained: TrainedModel, source: data.StoreMaps, images: np.ndarray) -> dict:
+    """Calibration and out-of-distribution fraction of ``trained`` on ``images`` (the PIT kept aside)."""
+    post, reasons = predict_with_flags(trained, source, images)
+    truth = np.log10(source.target_mass_msun[images[:, 0]])
+    cal = calibration.calibration_metrics(post, truth, images[:, 0])
+    return {"calibration": cal, "ood": ood.summarise(reasons),
+            "_pit": calibration.pit_values(post, truth), "_posterior": post, "_reasons": reasons}
+
+
+def ood_suite_images(trained: TrainedModel, source: data.StoreMaps) -> np.ndarray:
+    """Done images of the store's suites the net was not trained on (empty when it saw every suite)."""
+    if trained.suites is None:
+        return np.empty((0, 2), dtype=np.int64)
+    done = data.done_models(source.ds)
+    suite = data.string_coord(source.ds, "suite")
+    return data.images_of(done[~np.isin(suite[done], trained.suites)], source.n_angles)
 
 
 def evaluate_model(trained: TrainedModel, store: str | Path) -> dict:
-    """Predictions and metrics of one trained net on its test images of ``store``."""
+    """Predictions and metrics of one trained net (or ensemble) on its test images of ``store``."""
     from gcs_hpc import store as store_api
 
-    source = data.StoreMaps(store, trained.channels)
+    source = _source_for(trained, store)
     images, split = test_images(trained, source)
-    label_pred = predict_images(trained, source, images)
+    found = posterior_metrics(trained, source, images)
     attrs = trained.metadata["label_attrs"]  # the net's label scale (another store may have another)
-    mass_true = source.mass_msun[images[:, 0]]
+    mass_true = source.target_mass_msun[images[:, 0]]
     label_true = np.asarray(store_api.mass_to_label(mass_true, attrs), float)
-    mass_pred = np.asarray(store_api.label_to_mass(label_pred, attrs), float)
+    mass_pred = 10.0 ** found["_posterior"].median()
+    label_pred = np.asarray(store_api.mass_to_label(mass_pred, attrs), float)
     metrics = error_metrics(mass_pred, mass_true, label_pred, label_true)
     base_label = np.full(len(images), float(trained.metadata["train_label_mean"]))
     base_mass = np.asarray(store_api.label_to_mass(base_label, attrs), float)
     metrics["baseline_mean"] = error_metrics(base_mass, mass_true, base_label, label_true)
     metrics.update({"n_models": int(len(np.unique(images[:, 0]))), "n_images": int(len(images)),
                     "split": split, "arch": trained.metadata["arch"], "channels": trained.channels,
-                    "model": trained.path, "store": str(store)})
-    return {"metrics": metrics, "mass_pred": mass_pred, "mass_true": mass_true}
+                    "model": trained.path, "store": str(store), "target": trained.target,
+                    "head": trained.head, "calibration": found["calibration"], "ood": found["ood"]})
+    pits = {"held-out": found["_pit"]}
+    suite_images = ood_suite_images(trained, source)
+    if len(suite_images):
+        extra = posterior_metrics(trained, source, suite_images)
+        suites = data.string_coord(source.ds, "suite")[np.unique(suite_images[:, 0])]
+        metrics["ood_suite"] = {"suites": sorted(set(suites.tolist())), "calibration": extra["calibration"],
+                                "ood": extra["ood"]}
+        pits["OOD suite"] = extra["_pit"]
+    return {"metrics": metrics, "mass_pred": mass_pred, "mass_true": mass_true, "pits": pits}
+
+
+def evaluate_ood_store(trained: TrainedModel, store: str | Path) -> tuple[dict, np.ndarray]:
+    """Calibration and OOD flags of ``trained`` on every done image of another store (and its PIT)."""
+    source = _source_for(trained, store)
+    images = data.images_of(data.done_models(source.ds), source.n_angles)
+    if len(images) == 0:
+        raise ConfigError(f"--ood-store {str(store)!r} has no done model")
+    found = posterior_metrics(trained, source, images)
+    dex = found["_posterior"].median() - np.log10(source.target_mass_msun[images[:, 0]])
+    return ({"store": str(store), "calibration": found["calibration"], "ood": found["ood"],
+             "bias_dex": float(np.mean(dex)), "scatter_dex": float(np.std(dex))}, found["_pit"])
 
 
 def _label(trained_metrics: dict) -> str:
@@ -174,15 +248,16 @@ def plot_errors(hist_path: Path, cdf_path: Path, errors: dict[str, np.ndarray]) 
 
 
 def evaluate(store: str | Path, model: str | Path, out: str | Path,
-             compare: str | Path | None = None) -> dict:
-    """Evaluate ``model`` (and ``compare``, e.g. the other channel count) on ``store``; write
-    ``metrics.json`` and the PNG figures into ``out``; return the metrics."""
+             compare: str | Path | None = None, ood_store: str | Path | None = None) -> dict:
+    """Evaluate ``model`` (and ``compare``, e.g. the other channel count) on ``store`` (and its
+    calibration on ``ood_store``); write ``metrics.json`` and the PNG figures into ``out``; return the
+    metrics."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    main = evaluate_model(load_trained(model), store)
+    main = evaluate_model(load_predictor(model), store)
     results = {"main": main}
     if compare is not None:
-        results["compare"] = evaluate_model(load_trained(compare), store)
+        results["compare"] = evaluate_model(load_predictor(compare), store)
     metrics = dict(main["metrics"])
     if compare is not None:
         metrics["compare"] = results["compare"]["metrics"]
@@ -191,6 +266,10 @@ def evaluate(store: str | Path, model: str | Path, out: str | Path,
     errors = {_label(r["metrics"]) + ("" if k == "main" else " (compare)"):
               (r["mass_pred"] - r["mass_true"]) / r["mass_true"] for k, r in results.items()}
     plot_errors(out / PLOT_FILES["error_hist"], out / PLOT_FILES["error_cdf"], errors)
+    pits = dict(main["pits"])
+    if ood_store is not None:
+        metrics["ood_store"], pits["OOD store"] = evaluate_ood_store(load_predictor(model), ood_store)
+    calibration.plot_calibration(out / PLOT_FILES["calibration"], pits)
     metrics["plots"] = {k: str(out / v) for k, v in PLOT_FILES.items()}
     (out / METRICS_FILE).write_text(json.dumps(metrics, indent=1))
     return metrics
@@ -203,14 +282,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--model", required=True, help="folder written by python -m gcs_hpc.learn.train")
     p.add_argument("--compare", default=None, help="second trained model (e.g. other channel count)")
     p.add_argument("--out", required=True)
+    p.add_argument("--ood-store", default=None,
+                   help="second store (e.g. galaxies outside the training ranges) for calibration and "
+                        "OOD flags")
     args = p.parse_args(argv)
     try:
-        m = evaluate(args.store, args.model, args.out, args.compare)
+        m = evaluate(args.store, args.model, args.out, args.compare, args.ood_store)
     except GcsError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     keys = ("accuracy", "mae", "rmse", "bias_dex", "scatter_dex", "n_models", "n_images")
     print(json.dumps({k: m[k] for k in keys}))
+    cal = m["calibration"]
+    print(f"calibration: 68% interval covers {cal['coverage_68']:.3f}, 95% covers {cal['coverage_95']:.3f} "
+          f"({cal['n_members']} member(s)); out of distribution: {m['ood']['fraction_flagged']:.3f}")
     print(f"metrics: {Path(args.out) / METRICS_FILE}; plots: {', '.join(m['plots'].values())}")
     return 0
 

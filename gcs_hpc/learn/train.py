@@ -13,7 +13,14 @@ epoch to ``logs/worker-<i>.jsonl`` and writes ``logs/worker-<i>.json`` (models i
 CLI::
 
     python -m gcs_hpc.learn.train --store S --arch conv2|conv4 --channels 1|2 --epochs E --out DIR \
-        [--split model|image|suite] [--suites disk,merger] [--noise-kms 5] [--batch-size 32] [--seed 0]
+        [--split model|image|suite] [--suites disk,merger] [--noise-kms 5] [--batch-size 32] [--seed 0] \
+        [--head point|gaussian] [--target M_total|M_enclosed] [--scale-input auto|on|off]
+
+Posteriors (issue 15): ``--head gaussian`` trains mean and log-variance by the Gaussian negative
+log-likelihood; ``python -m gcs_hpc.learn.ensemble`` trains K such nets (the recommended way to get
+calibrated intervals). ``metadata.json`` also records the target's label scale, whether the net takes the
+physical scale, and the out-of-distribution reference (``ood``: training amplitude ranges, held-out
+quantiles; :mod:`gcs_hpc.learn.ood`).
 """
 
 from __future__ import annotations
@@ -32,11 +39,14 @@ import numpy as np
 
 from gcs_hpc.config import check_choice, check_range
 from gcs_hpc.errors import ConfigError, GcsError
-from gcs_hpc.learn import data, nets
+from gcs_hpc.learn import data, nets, targets
 from gcs_hpc.learn.cluster import WorkerCluster, resolve_cluster
 
 #: Keys of TrainConfig that may change between a killed run and its resumption.
 RESUMABLE_CHANGES = ("epochs", "threads")
+#: Options added after runs were first written, with the value those runs had (for resume checks).
+LATER_OPTIONS = {"head": "point", "target": "M_total", "enclosed_radius": targets.DEFAULT_ENCLOSED_RADIUS,
+                 "scale_input": None, "split_seed": None}
 METADATA_FILE = "metadata.json"
 MODEL_FILE = "model.keras"
 CONFIG_FILE = "train_config.json"
@@ -60,6 +70,15 @@ class TrainConfig:
         Campaign suites whose models the ``model`` and ``image`` splits use for training and testing
         (``None``: every suite; a comma-separated string is accepted); see
         :func:`gcs_hpc.learn.data.make_split`.
+    head
+        ``"point"`` (the paper's) or ``"gaussian"`` (mean and log-variance; :mod:`gcs_hpc.learn.nets`).
+    target, enclosed_radius
+        ``"M_total"`` or ``"M_enclosed"`` inside the named radius (:mod:`gcs_hpc.learn.targets`).
+    scale_input
+        Give the net log10 of the map scale (R_half in kpc): ``None`` auto (R_half stores), True, False.
+    split_seed
+        Seed of the train/test split (``None``: ``seed``); ensemble members share it, so they share the
+        held-out galaxies while their weights, dropout and shuffles differ.
     """
 
     store: str
@@ -76,9 +95,20 @@ class TrainConfig:
     cache_mb: float = 256.0
     threads: int = 0
     suites: tuple[str, ...] | None = None
+    head: str = "point"
+    target: str = "M_total"
+    enclosed_radius: str = targets.DEFAULT_ENCLOSED_RADIUS
+    scale_input: bool | None = None
+    split_seed: int | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "suites", data.check_suites(self.suites))
+        check_choice("train", "head", self.head, nets.HEADS)
+        targets.check_target(self.target, self.enclosed_radius)
+        if self.scale_input not in (None, True, False):
+            raise ConfigError(f"train.scale_input = {self.scale_input!r}; allowed: None (auto), True, False")
+        if self.split_seed is not None:
+            check_range("train", "split_seed", self.split_seed, 0, 2**31 - 1)
         if self.split == "suite" and self.suites is not None:
             raise ConfigError(f"train.suites = {','.join(self.suites)!r} applies to the 'model' and 'image' "
                               "splits; the 'suite' split fixes its own suites")
@@ -116,6 +146,8 @@ def _check_resume(cfg: TrainConfig, out: Path) -> None:
         return
     old = json.loads(path.read_text())
     old.setdefault("suites", None)   # runs from before the suite filter used every suite
+    for key, value in LATER_OPTIONS.items():
+        old.setdefault(key, value)
     new = json.loads(json.dumps(asdict(cfg)))   # tuples as JSON lists, as stored
     diff = sorted(k for k in new if k not in RESUMABLE_CHANGES and old.get(k) != new[k])
     if diff:
@@ -155,14 +187,21 @@ def train(cfg: TrainConfig, cluster: WorkerCluster | None = None, log: Any = pri
 
     keras = require_keras()
     source = data.StoreMaps(cfg.store, cfg.channels)
-    split = data.make_split(source.ds, cfg.split, cfg.test_fraction, cfg.seed, cfg.suites)
+    from gcs_hpc import store as store_api
+
+    scale_on = targets.resolve_scale_input(source.ds, store_api.read_map_spec(cfg.store).fov_unit,
+                                           cfg.scale_input)
+    label_attrs = targets.attach(source, cfg.target, cfg.enclosed_radius, scale_on)
+    split_seed = cfg.seed if cfg.split_seed is None else cfg.split_seed
+    split = data.make_split(source.ds, cfg.split, cfg.test_fraction, split_seed, cfg.suites)
     worker, n_workers = cluster.task_index, cluster.n_workers
     my_images = data.shard_images(split.train, worker, n_workers)
     steps = data.steps_per_epoch(split.train, n_workers, cfg.batch_size)
     global_batch = cfg.batch_size * n_workers
 
     with strategy.scope():
-        model = nets.build_net(cfg.arch, cfg.channels, source.npix, seed=cfg.seed)
+        model = nets.build_net(cfg.arch, cfg.channels, source.npix, seed=cfg.seed, head=cfg.head,
+                               scale_input=scale_on)
         optimizer = keras.optimizers.Adam(cfg.learning_rate)
         optimizer.build(model.trainable_variables)
         epoch_var = tf.Variable(0, dtype=tf.int64, trainable=False, name="epoch")
@@ -186,7 +225,7 @@ def train(cfg: TrainConfig, cluster: WorkerCluster | None = None, log: Any = pri
         def step(x: Any, y: Any) -> Any:
             with tf.GradientTape() as tape:
                 pred = model(x, training=True)
-                per_image = tf.reduce_mean(tf.square(pred - y), axis=1)
+                per_image = nets.per_image_loss(tf, cfg.head, pred, y)
                 loss = tf.nn.compute_average_loss(per_image, global_batch_size=global_batch)
             grads = tape.gradient(loss, model.trainable_variables)
             optimizer.apply_gradients(zip(grads, model.trainable_variables))
@@ -220,7 +259,7 @@ def train(cfg: TrainConfig, cluster: WorkerCluster | None = None, log: Any = pri
                "weights_sha256": digest, "resumed_from": resumed_from, "epochs": cfg.epochs}
     (out / "logs" / f"worker-{worker}.json").write_text(json.dumps(summary, indent=1))
     if cluster.is_chief:
-        _save_final(cfg, out, model, source, split, digest, n_workers)
+        _save_final(cfg, out, model, source, split, digest, n_workers, label_attrs, scale_on)
     else:
         shutil.rmtree(write_dir, ignore_errors=True)
         try:
@@ -231,18 +270,21 @@ def train(cfg: TrainConfig, cluster: WorkerCluster | None = None, log: Any = pri
 
 
 def _save_final(cfg: TrainConfig, out: Path, model: Any, source: data.StoreMaps, split: data.Split,
-                digest: str, n_workers: int) -> None:
+                digest: str, n_workers: int, label_attrs: dict, scale_on: bool) -> None:
     """Save a plain (undistributed) copy of the model and the metadata predict/evaluate need."""
     from gcs_hpc import __version__, store
     from gcs_hpc.config import spec_to_dict
+    from gcs_hpc.learn import ood
+    from gcs_hpc.learn.predict import TrainedModel, posterior_of_images
 
-    plain = nets.build_net(cfg.arch, cfg.channels, source.npix)
+    plain = nets.build_net(cfg.arch, cfg.channels, source.npix, head=cfg.head, scale_input=scale_on)
     plain.set_weights(model.get_weights())
     plain.save(out / MODEL_FILE)
     meta = {
         "arch": cfg.arch, "channels": cfg.channels, "channel_names": list(source.channel_names),
         "npix": source.npix, "map_spec": spec_to_dict(store.read_map_spec(cfg.store)),
-        "label_attrs": store_label_attrs(source.attrs),
+        "label_attrs": label_attrs, "head": cfg.head, "target": cfg.target,
+        "enclosed_radius": cfg.enclosed_radius, "scale_input": scale_on,
         "input_scale_kms": data.INPUT_SCALE_KMS,
         "train_label_mean": float(np.mean(source.labels[split.train[:, 0]])),
         "store": str(Path(cfg.store).resolve()),
@@ -251,6 +293,10 @@ def _save_final(cfg: TrainConfig, out: Path, model: Any, source: data.StoreMaps,
         "train_config": asdict(cfg), "n_workers": n_workers, "weights_sha256": digest,
         "parameters": int(plain.count_params()), "gcs_hpc_version": __version__,
     }
+    held_out = posterior_of_images(TrainedModel(plain, meta, store.read_map_spec(cfg.store), cfg.channels,
+                                                str(out)), source, split.test, cfg.cache_mb)
+    meta["ood"] = {"ranges": ood.training_ranges(source, split.train, cfg.cache_mb),
+                   "thresholds": ood.held_out_thresholds(held_out)}
     (out / METADATA_FILE).write_text(json.dumps(meta, indent=1, default=str))
 
 
@@ -282,6 +328,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--learning-rate", type=float, default=1.0e-3)
     p.add_argument("--cache-mb", type=float, default=256.0)
     p.add_argument("--threads", type=int, default=0, help="TensorFlow threads (0: default)")
+    p.add_argument("--head", default="point", choices=sorted(nets.HEADS),
+                   help="point: the paper's net; gaussian: mean and log-variance (default %(default)s)")
+    p.add_argument("--target", default="M_total", choices=targets.TARGETS,
+                   help="M_total (the paper's) or M_enclosed inside --enclosed-radius")
+    p.add_argument("--enclosed-radius", default=targets.DEFAULT_ENCLOSED_RADIUS,
+                   help="radius name of the M_enclosed target (default %(default)s)")
+    p.add_argument("--scale-input", default="auto", choices=("auto", "on", "off"),
+                   help="give the net log10 R_half/kpc (auto: on for fov_unit R_half stores)")
     return p
 
 
@@ -289,7 +343,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     """CLI entry point; returns the exit status (2 for bad input, with the reason on stderr)."""
     args = build_parser().parse_args(argv)
     try:
-        cfg = TrainConfig(**{k: v for k, v in vars(args).items()})
+        options = vars(args)
+        options["scale_input"] = {"auto": None, "on": True, "off": False}[options["scale_input"]]
+        cfg = TrainConfig(**options)
         summary = train(cfg, log=lambda m: print(m, flush=True))
     except GcsError as exc:
         print(f"error: {exc}", file=sys.stderr)
