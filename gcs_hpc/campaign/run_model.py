@@ -93,11 +93,14 @@ def _failure_reason(exc: BaseException) -> str:
 
 
 def _checkpoint_step(path: Path) -> int:
-    """Step stored in a checkpoint file (0 when there is none or it cannot be read)."""
+    """Step stored in a checkpoint file (0 when there is none or it cannot be read: empty, truncated,
+    corrupt; such a file is taken over last, and the run then starts from t = 0 with a warning)."""
+    from gcs_hpc.nbody.checkpoint import UNREADABLE_ERRORS
+
     try:
         with np.load(path, allow_pickle=False) as data:
             return int(json.loads(str(data["meta"]))["step"])
-    except (OSError, ValueError, KeyError):
+    except (*UNREADABLE_ERRORS, TypeError):
         return 0
 
 
@@ -161,7 +164,8 @@ def _run(store_path: str | Path, index: int, spec: ModelSpec, map_spec: MapSpec,
         except CheckpointMismatchError as exc:
             if not ckpt.exists():
                 raise
-            # a checkpoint of other inputs (another backend, a changed preset): start afresh
+            # a checkpoint of other inputs (another backend, a changed preset) or a damaged one (truncated
+            # by a full disk, a crash of the filesystem): start afresh
             logger.warning("%s: ignoring checkpoint %s (%s); starting from t = 0", name, ckpt, exc)
             ckpt.unlink(missing_ok=True)
             resumed = 0

@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,11 @@ from typing import Any
 import numpy as np
 
 from gcs_hpc.errors import CheckpointMismatchError
+
+#: What reading a damaged ``.npz`` raises: an empty file (EOFError), a truncated or bit-flipped one
+#: (BadZipFile: no central directory, bad CRC-32), unparsable metadata (ValueError), a missing member.
+UNREADABLE_ERRORS: tuple[type[BaseException], ...] = (OSError, ValueError, KeyError, EOFError,
+                                                      zipfile.BadZipFile)
 
 #: Format version stored in every checkpoint.
 CHECKPOINT_VERSION = 1
@@ -84,16 +90,19 @@ def read_checkpoint(path: str | Path, run_fingerprint: str) -> RunState:
     Raises
     ------
     CheckpointMismatchError
-        If the file is not a gcs_hpc checkpoint or belongs to a run with other inputs (a ConfigError).
+        If the file is not a gcs_hpc checkpoint (empty, truncated, corrupt) or belongs to a run with other
+        inputs (a ConfigError).
     """
     path = Path(path)
     try:
         with np.load(path, allow_pickle=False) as data:
             meta = json.loads(str(data["meta"]))
             arrays = {k: data[k] for k in ("pos", "vel", "acc", "snapshot_pos", "snapshot_vel")}
-    except (OSError, ValueError, KeyError) as exc:
-        raise CheckpointMismatchError(f"checkpoint_path {str(path)!r} is not a readable gcs_hpc checkpoint: "
-                                      f"{exc}") from None
+        if not isinstance(meta, dict) or "fingerprint" not in meta:
+            raise ValueError("no run fingerprint in its metadata")
+    except UNREADABLE_ERRORS as exc:
+        raise CheckpointMismatchError(f"checkpoint_path {str(path)!r} is not a readable gcs_hpc checkpoint "
+                                      f"(truncated or corrupt?): {type(exc).__name__}: {exc}") from None
     if meta.get("version") != CHECKPOINT_VERSION:
         raise CheckpointMismatchError(f"checkpoint_path {str(path)!r} has version {meta.get('version')!r}; "
                                       f"allowed: {CHECKPOINT_VERSION}")

@@ -100,3 +100,36 @@ def test_checkpoint_of_other_inputs_is_ignored_and_the_model_runs_from_the_start
     assert run_model(reference, 0, plan.models[0], plan.map_spec, TEST_BACKEND) == "done"
     for got, want in zip(_maps(store), _maps(reference)):
         np.testing.assert_array_equal(got, want)
+
+
+def test_truncated_or_empty_checkpoint_restarts_the_model_from_t0_with_a_warning(tmp_path, caplog):
+    """A checkpoint damaged on disk (cut short by a full disk or a crash; an empty file) never fails its
+    model: the model runs from t = 0, says so in the log, and lands the maps of an uninterrupted run."""
+    from gcs_hpc.galaxy import build_model
+    from gcs_hpc.nbody import evolve
+    from gcs_hpc.units import kpc_to_sim
+
+    plan = tiny_plan(2)
+    store = make_store(tmp_path / "s.zarr", plan)
+    for index, keep in ((0, 0.5), (1, 0.0)):  # model 0: half of a real checkpoint; model 1: an empty file
+        spec = plan.models[index]
+        path = checkpoint_path(store, index, "cut")
+        evolve(build_model(spec), t_end=spec.t_end, softening=kpc_to_sim(spec.preset.softening_kpc),
+               backend=TEST_BACKEND, checkpoint_path=path, stop_after_steps=3)
+        raw = path.read_bytes()
+        path.write_bytes(raw[:int(len(raw) * keep)])
+        assert _checkpoint_step(path) == 0  # unreadable: never preferred over a readable one
+    reference = make_store(tmp_path / "ref.zarr", plan)
+    for index in (0, 1):
+        caplog.clear()
+        with caplog.at_level(logging.WARNING, logger="gcs_hpc.campaign"):
+            outcome = timed_run_model(store, index, plan.models[index], plan.map_spec, TEST_BACKEND)
+        assert outcome.status == "done" and outcome.resumed_from_step == 0, outcome.reason
+        assert "ignoring checkpoint" in caplog.text and "starting from t = 0" in caplog.text
+        assert "is not a readable gcs_hpc checkpoint (truncated or corrupt?)" in caplog.text, caplog.text
+        assert not model_checkpoints(store, index)
+        assert run_model(reference, index, plan.models[index], plan.map_spec, TEST_BACKEND) == "done"
+    assert list(xr.open_zarr(store).status.values) == ["done", "done"]
+    ds, ref = xr.open_zarr(store), xr.open_zarr(reference)
+    np.testing.assert_array_equal(ds.maps.values, ref.maps.values)
+    np.testing.assert_array_equal(ds.counts.values, ref.counts.values)
