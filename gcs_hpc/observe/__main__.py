@@ -9,6 +9,13 @@ Example (SLUGGS data: cite Forbes et al. 2017, AJ 153, 114)::
 Everything is computed before anything is written: on any error (bad catalogue, unknown galaxy, too few
 GCs, a model whose map definition differs from the store's or another model's) the command exits with
 status 2, a one-line message on stderr, and ``--out`` untouched.
+
+Input checks (:mod:`gcs_hpc.observe.catalog` documents the catalogue's): duplicate GC identifiers are
+refused unless ``--drop-duplicate-ids`` (first row of each kept, the count printed); GCs without a velocity
+(blank VizieR cells) are left out with a warning on stderr that counts them (``n_gc_without_velocity``
+in the JSON); velocities more than 5000 km/s from the systemic one are refused (m/s read as km/s);
+``--n-bootstrap`` must be >= 2; every reported mass must be finite (the JSON is strict: never ``NaN`` or
+``Infinity``).
 """
 
 from __future__ import annotations
@@ -33,6 +40,13 @@ from gcs_hpc.specs import MapSpec
 #: Map definition used for the PNGs when neither a model nor a store gives one: 5 R_e wide, 10 x 10,
 #: one-pixel smoothing.
 DEFAULT_MAP_SPEC = MapSpec(n_angles=1, npix=10, fov=5.0, fov_unit="R_half", smoothing=0.5)
+#: Fewest bootstrap resamples that give an error bar.
+MIN_BOOTSTRAP = 2
+
+
+def warn(message: str) -> None:
+    """One warning line on stderr (the JSON on stdout stays clean)."""
+    print(f"warning: {message}", file=sys.stderr)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -56,7 +70,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--r-max-kpc", type=float,
                    help="use only GCs within this projected radius (kpc) for the classic estimators")
     p.add_argument("--min-gcs", type=int, default=MIN_GCS_FOR_MAP, help="fewest GCs (default %(default)s)")
-    p.add_argument("--n-bootstrap", type=int, default=200, help="bootstrap resamples (default %(default)s)")
+    p.add_argument("--n-bootstrap", type=int, default=200,
+                   help=f"bootstrap resamples for the error bars, >= {MIN_BOOTSTRAP} (default %(default)s)")
+    p.add_argument("--drop-duplicate-ids", action="store_true",
+                   help="keep the first row of each repeated GC identifier instead of refusing the catalogue")
     p.add_argument("--seed", type=int, default=0, help="bootstrap seed (default %(default)s)")
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
     p.add_argument("--out", help="folder for the V and sigma maps (PNG), created only on success")
@@ -148,10 +165,23 @@ def write_pngs(out: Path, observed: ObservedMaps, galaxy: Galaxy) -> list[str]:
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
     """Compute everything for one galaxy (writes nothing)."""
-    catalog = read_catalog(args.catalog).for_galaxy(args.galaxy)
-    galaxy = resolve_galaxy(args)
     check_range("observe", "min_gcs", args.min_gcs, 1, 1_000_000)
-    check_range("observe", "n_bootstrap", args.n_bootstrap, 0, 100_000)
+    check_range("observe", "n_bootstrap", args.n_bootstrap, MIN_BOOTSTRAP, 100_000)
+    catalog = read_catalog(args.catalog).for_galaxy(args.galaxy)
+    n_duplicates = 0
+    if args.drop_duplicate_ids:
+        catalog, n_duplicates = catalog.drop_duplicate_ids()
+        if n_duplicates:
+            warn(f"{n_duplicates} rows of repeated GC identifiers in {args.catalog!r} dropped "
+                 "(--drop-duplicate-ids: first row of each kept)")
+    else:
+        catalog.check_unique_ids()
+    if catalog.no_velocity:
+        lines = [line for line, _ in catalog.no_velocity]
+        shown = ", ".join(map(str, lines[:10])) + (f" and {len(lines) - 10} more" if len(lines) > 10 else "")
+        warn(f"{len(lines)} GCs of {args.galaxy} in {args.catalog!r} have a blank velocity or error (lines "
+             f"{shown}); not used")
+    galaxy = resolve_galaxy(args)
     if len(catalog) < args.min_gcs:
         raise CatalogError(f"galaxy {galaxy.name}: {len(catalog)} GCs with velocities in {args.catalog!r}; "
                            f"allowed: >= {args.min_gcs} (--min-gcs)")
@@ -175,18 +205,42 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                                    gcs.v_err_kms[sample], n_bootstrap=args.n_bootstrap,
                                    seed=args.seed).to_dict()
                for label, est in default_estimators().items()}
+    rows = cnn_masses(models, observed)
+    check_finite(rows, classic)
     return {
         "galaxy": spec_to_dict(galaxy),
         "catalog": str(args.catalog),
         "n_gc": len(catalog),
+        "n_gc_without_velocity": len(catalog.no_velocity),
+        "n_duplicate_rows_dropped": n_duplicates,
         "R_max_kpc": float(np.max(gcs.R_kpc)),
         "maps": {"map_spec": spec_to_dict(map_spec), "from": spec_source, "scale_kpc": observed.scale_kpc,
                  "n_in_field": observed.n_in_field, "n_empty_pixels": int(observed.empty.sum())},
-        "cnn": cnn_masses(models, observed),
+        "cnn": rows,
         "cnn_note": None if models else "no --model given: CNN masses not computed",
         "estimators": classic,
         "_observed": observed,
     }
+
+
+def check_finite(cnn_rows: list[dict[str, Any]], classic: dict[str, dict[str, Any]]) -> None:
+    """Refuse any non-finite mass (it would print as ``inf`` and make the JSON invalid).
+
+    Raises
+    ------
+    CatalogError
+        Naming the net or estimator and the value.
+    """
+    for row in cnn_rows:
+        if not np.isfinite(row["mass_msun"]):
+            raise CatalogError(f"model {row['model']!r} ({row['fill']}) predicts mass {row['mass_msun']!r} "
+                               "Msun; "
+                               "allowed: a finite mass (are the maps' velocities in km/s?)")
+    for label, est in classic.items():
+        for key in ("mass_msun", "mass_err_msun", "mass_p16_msun", "mass_p84_msun"):
+            if not np.isfinite(est[key]):
+                raise CatalogError(f"estimator {label}: {key} = {est[key]!r}; allowed: a finite mass (check "
+                                   "the catalogue's velocities, in km/s, and positions)")
 
 
 def format_table(result: dict[str, Any]) -> str:
@@ -213,7 +267,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (GcsError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    print(json.dumps(result, indent=2) if args.json else format_table(result))
+    print(json.dumps(result, indent=2, allow_nan=False) if args.json else format_table(result))
     return 0
 
 

@@ -12,6 +12,19 @@ Two layouts are read:
 
 Every problem (missing column, non-numeric value, unknown galaxy) raises
 :class:`gcs_hpc.errors.CatalogError` naming the file, the line and the column.
+
+Input checks, and what is refused or kept:
+
+- Velocities must lie in :data:`HELIOCENTRIC_RANGE_KMS` and errors in [0, :data:`MAX_V_ERR_KMS`] km/s;
+  values outside (typically m/s given as km/s) are refused, naming the column, the lines and the range.
+- A blank velocity or error cell in a **VizieR TSV** is VizieR's marker of a missing value: the row is a
+  GC without a velocity and is not used, but it is not dropped silently: :attr:`GCCatalog.no_velocity`
+  keeps its line and galaxy, and ``python -m gcs_hpc.observe`` prints a warning counting them (and
+  reports ``n_gc_without_velocity``). In a **CSV** a blank velocity cell is refused, naming every such
+  line (delete the rows to leave those GCs out).
+- Duplicate GC identifiers are refused by :meth:`GCCatalog.check_unique_ids` (naming the identifiers and
+  their lines); :meth:`GCCatalog.drop_duplicate_ids` keeps the first row of each instead, and is only
+  used when asked for (``--drop-duplicate-ids``).
 """
 
 from __future__ import annotations
@@ -38,6 +51,24 @@ COLUMN_ALIASES: dict[str, tuple[str, ...]] = {
 }
 
 _REQUIRED = ("ra", "dec", "v", "v_err")
+
+#: Allowed heliocentric GC velocities, km/s: the systemic velocities :class:`~gcs_hpc.observe.galaxies.Galaxy`
+#: accepts. Velocities in m/s mistaken for km/s fall outside (|v| >= 1e5 for |v| >= 100 km/s).
+HELIOCENTRIC_RANGE_KMS: tuple[float, float] = (-1.0e4, 1.0e5)
+#: Largest velocity error accepted, km/s (GC velocities are measured to ~5-50 km/s).
+MAX_V_ERR_KMS = 5000.0
+#: Lines (or identifiers) named in one error message at most.
+_MAX_NAMED = 10
+
+
+def name_rows(lines: Sequence[int] | None, ids: Sequence[str], mask: np.ndarray) -> str:
+    """'lines 3, 7, 12' (or 'GCs gc0, gc5' without line numbers) for the rows where ``mask`` is true,
+    at most ten named and the rest counted."""
+    idx = np.flatnonzero(mask)
+    named = [str(int(lines[i])) for i in idx] if lines is not None else [str(ids[i]) for i in idx]
+    more = f" and {len(named) - _MAX_NAMED} more" if len(named) > _MAX_NAMED else ""
+    kind = ("line" if lines is not None else "GC") + ("s" if len(named) > 1 else "")
+    return f"{kind} " + ", ".join(named[:_MAX_NAMED]) + more
 
 
 def normalise_galaxy_name(name: str) -> str:
@@ -71,6 +102,11 @@ class GCCatalog:
         Identifier per GC.
     source
         Where the catalogue came from (a path), for messages and provenance.
+    lines
+        Line of the file each GC was read from (``None`` when not read from a file), for messages.
+    no_velocity
+        (line, canonical galaxy) of the rows skipped because their velocity or its error was blank
+        (VizieR's missing value): GCs without a velocity, counted rather than dropped silently.
     """
 
     ra_deg: np.ndarray
@@ -80,23 +116,34 @@ class GCCatalog:
     galaxy: np.ndarray
     ids: np.ndarray
     source: str = ""
+    lines: np.ndarray | None = None
+    no_velocity: tuple[tuple[int, str], ...] = ()
 
     def __post_init__(self) -> None:
         n = len(self.ra_deg)
-        for name in ("dec_deg", "v_kms", "v_err_kms", "galaxy", "ids"):
+        for name in ("dec_deg", "v_kms", "v_err_kms", "galaxy", "ids") + (("lines",) if self.lines is not None
+                                                                            else ()):
             if len(getattr(self, name)) != n:
                 raise CatalogError(f"catalogue {self.source!r}: column {name} has {len(getattr(self, name))} "
                                    f"entries, expected {n}")
         for name in ("ra_deg", "dec_deg", "v_kms", "v_err_kms"):
             values = getattr(self, name)
             if not np.all(np.isfinite(values)):
-                raise CatalogError(f"catalogue {self.source!r}: column {name} has non-finite values")
-        if np.any((self.ra_deg < 0.0) | (self.ra_deg >= 360.0)):
-            raise CatalogError(f"catalogue {self.source!r}: RA out of range; allowed range [0, 360) deg")
-        if np.any(np.abs(self.dec_deg) > 90.0):
-            raise CatalogError(f"catalogue {self.source!r}: Dec out of range; allowed range [-90, 90] deg")
-        if np.any(self.v_err_kms < 0.0):
-            raise CatalogError(f"catalogue {self.source!r}: velocity error < 0; allowed range [0, inf) km/s")
+                raise CatalogError(f"catalogue {self.source!r}: column {name} has non-finite values at "
+                                   + name_rows(self.lines, self.ids, ~np.isfinite(values)))
+        lo, hi = HELIOCENTRIC_RANGE_KMS
+        checks = (("RA", self.ra_deg, "[0, 360) deg", (self.ra_deg < 0.0) | (self.ra_deg >= 360.0)),
+                  ("Dec", self.dec_deg, "[-90, 90] deg", np.abs(self.dec_deg) > 90.0),
+                  ("velocity", self.v_kms, f"[{lo:g}, {hi:g}] km/s (heliocentric; m/s given as km/s?)",
+                   (self.v_kms < lo) | (self.v_kms > hi)),
+                  ("velocity error", self.v_err_kms, f"[0, {MAX_V_ERR_KMS:g}] km/s",
+                   (self.v_err_kms < 0.0) | (self.v_err_kms > MAX_V_ERR_KMS)))
+        for label, values, allowed, bad in checks:
+            if np.any(bad):
+                raise CatalogError(f"catalogue {self.source!r}: {label} out of range at "
+                                   f"{name_rows(self.lines, self.ids, bad)} "
+                                   f"(e.g. {float(values[bad][0]):g}); "
+                                   f"allowed range {allowed}")
 
     def __len__(self) -> int:
         return len(self.ra_deg)
@@ -106,10 +153,45 @@ class GCCatalog:
         """Sorted names of the galaxies in the catalogue."""
         return sorted({g for g in self.galaxy.tolist() if g})
 
-    def select(self, mask: np.ndarray) -> GCCatalog:
-        """Return the GCs where ``mask`` is true."""
+    def select(self, mask: np.ndarray, no_velocity: tuple[tuple[int, str], ...] | None = None) -> GCCatalog:
+        """Return the GCs where ``mask`` is true (``no_velocity``: the skipped rows to keep, default all)."""
         return GCCatalog(self.ra_deg[mask], self.dec_deg[mask], self.v_kms[mask], self.v_err_kms[mask],
-                         self.galaxy[mask], self.ids[mask], self.source)
+                         self.galaxy[mask], self.ids[mask], self.source,
+                         None if self.lines is None else self.lines[mask],
+                         self.no_velocity if no_velocity is None else no_velocity)
+
+    def duplicate_ids(self) -> dict[str, list[int]]:
+        """Identifiers that occur more than once -> their rows (line numbers when known, else indices)."""
+        rows: dict[str, list[int]] = {}
+        for i, ident in enumerate(self.ids.tolist()):
+            rows.setdefault(ident, []).append(int(self.lines[i]) if self.lines is not None else i)
+        return {k: v for k, v in rows.items() if len(v) > 1}
+
+    def check_unique_ids(self) -> GCCatalog:
+        """Return the catalogue unchanged if every GC identifier occurs once.
+
+        Raises
+        ------
+        CatalogError
+            Naming the duplicated identifiers and their lines: a GC counted twice shrinks every error bar.
+        """
+        dups = self.duplicate_ids()
+        if dups:
+            kind = "lines" if self.lines is not None else "rows"
+            named = "; ".join(f"{k} ({kind} {', '.join(map(str, v))})"
+                              for k, v in list(dups.items())[:_MAX_NAMED])
+            more = f" and {len(dups) - _MAX_NAMED} more" if len(dups) > _MAX_NAMED else ""
+            raise CatalogError(f"catalogue {self.source!r}: {len(dups)} GC identifier(s) occur more than "
+                               f"once: {named}{more}; allowed: each GC once (remove the repeats, or pass "
+                               "--drop-duplicate-ids to keep the first row of each)")
+        return self
+
+    def drop_duplicate_ids(self) -> tuple[GCCatalog, int]:
+        """Keep the first row of each GC identifier; return the catalogue and the number of rows dropped."""
+        _, first = np.unique(self.ids, return_index=True)
+        keep = np.zeros(len(self), dtype=bool)
+        keep[first] = True
+        return self.select(keep), int(len(self) - keep.sum())
 
     def for_galaxy(self, name: str) -> GCCatalog:
         """The GCs of one galaxy.
@@ -126,9 +208,13 @@ class GCCatalog:
         key = normalise_galaxy_name(name)
         mask = self.galaxy == key
         if not np.any(mask):
+            no_v = sum(1 for _, g in self.no_velocity if g == key)
+            if no_v:
+                raise CatalogError(f"galaxy {name!r}: all its {no_v} GCs in catalogue {self.source!r} have a "
+                                   "blank velocity or error; none can be used")
             raise CatalogError(f"galaxy {name!r} is not in catalogue {self.source!r}; "
                                + close_matches(name, self.galaxies))
-        return self.select(mask)
+        return self.select(mask, tuple((line, g) for line, g in self.no_velocity if g == key))
 
 
 def _find_columns(header: Sequence[str], path: str) -> dict[str, int]:
@@ -167,12 +253,18 @@ def _galaxy_from_star(star: str) -> str:
 def _build(rows: list[tuple[int, list[str]]], header: list[str], path: str, *, star_galaxies: bool,
            skip_blank_velocity: bool) -> GCCatalog:
     cols = _find_columns(header, path)
-    ra, dec, v, verr, gal, ids = [], [], [], [], [], []
+    ra, dec, v, verr, gal, ids, numbers = [], [], [], [], [], [], []
+    no_velocity: list[tuple[int, str]] = []
     for line, fields in rows:
         if len(fields) < len(header):
             fields = fields + [""] * (len(header) - len(fields))
-        if skip_blank_velocity and (not fields[cols["v"]].strip() or not fields[cols["v_err"]].strip()):
-            continue  # VizieR marks missing values with blanks ("?" in the format): a GC without a velocity
+        if not fields[cols["v"]].strip() or not fields[cols["v_err"]].strip():
+            # VizieR marks missing values with blanks ("?" in the format): a GC without a velocity
+            ident = fields[cols["id"]].strip() if "id" in cols else ""
+            host = (normalise_galaxy_name(fields[cols["galaxy"]]) if "galaxy" in cols
+                    else _galaxy_from_star(ident) if star_galaxies else "")
+            no_velocity.append((line, host))
+            continue
         name_cols = {"ra": "RA", "dec": "Dec", "v": header[cols["v"]].strip(),
                      "v_err": header[cols["v_err"]].strip()}
         ra.append(_to_float(fields[cols["ra"]], path, line, name_cols["ra"]))
@@ -181,16 +273,22 @@ def _build(rows: list[tuple[int, list[str]]], header: list[str], path: str, *, s
         verr.append(_to_float(fields[cols["v_err"]], path, line, name_cols["v_err"]))
         ident = fields[cols["id"]].strip() if "id" in cols else str(len(ids))
         ids.append(ident)
+        numbers.append(line)
         if "galaxy" in cols:
             gal.append(normalise_galaxy_name(fields[cols["galaxy"]]))
         elif star_galaxies and "id" in cols:
             gal.append(_galaxy_from_star(ident))
         else:
             gal.append("")
+    if no_velocity and not skip_blank_velocity:
+        lines = [line for line, _ in no_velocity]
+        raise CatalogError(f"catalogue {path!r}: blank velocity or velocity error at "
+                           f"{name_rows(lines, [], np.ones(len(lines), dtype=bool))}; allowed: a number in "
+                           "every row (delete the rows of GCs without a velocity)")
     if not ra:
         raise CatalogError(f"catalogue {path!r} has no rows with a velocity")
     return GCCatalog(np.array(ra), np.array(dec), np.array(v), np.array(verr), np.array(gal, dtype=str),
-                     np.array(ids, dtype=str), path)
+                     np.array(ids, dtype=str), path, np.array(numbers, dtype=np.int64), tuple(no_velocity))
 
 
 def split_vizier_tsv(path: str | Path) -> tuple[list[str], list[str], list[tuple[int, list[str]]]]:
@@ -218,7 +316,8 @@ def split_vizier_tsv(path: str | Path) -> tuple[list[str], list[str], list[tuple
 def read_vizier_tsv(path: str | Path) -> GCCatalog:
     """Read a GC catalogue in the VizieR TSV layout (e.g. Forbes et al. 2017, table 5).
 
-    Rows whose velocity or error is blank are skipped (VizieR's marker for a missing value).
+    Rows whose velocity or error is blank are skipped (VizieR's marker for a missing value) and recorded
+    in :attr:`GCCatalog.no_velocity`.
     """
     header, _, rows = split_vizier_tsv(path)
     return _build(rows, header, str(path), star_galaxies=True, skip_blank_velocity=True)

@@ -32,6 +32,8 @@ from gcs_hpc.units import G_KPC_KMS2_PER_MSUN
 
 #: Fewest tracers an estimator accepts.
 MIN_TRACERS = 5
+#: Relative spread of projected radii below which the tracers count as lying at one radius.
+SAME_RADIUS_RTOL = 1.0e-9
 
 
 @dataclass(frozen=True)
@@ -53,7 +55,7 @@ class MassEstimate:
     r_out_kpc
         Radius the mass refers to (outermost projected radius unless given), kpc.
     n_bootstrap
-        Bootstrap resamples (0: no uncertainty computed).
+        Bootstrap resamples (0: no uncertainty computed; the error fields are then NaN).
     parameters
         Estimator parameters, including values fitted from the data (e.g. gamma, v_rot).
     """
@@ -88,6 +90,12 @@ def _check_tracers(x: np.ndarray, y: np.ndarray, v: np.ndarray, v_err: np.ndarra
     for name, a in (("x", x), ("y", y), ("v", v), ("v_err", v_err)):
         if not np.all(np.isfinite(a)):
             raise CatalogError(f"tracer column {name} has non-finite values")
+    R = np.hypot(x, y)
+    if np.ptp(R) <= SAME_RADIUS_RTOL * np.max(R):
+        where = (f"share one position (x, y) = ({x[0]:g}, {y[0]:g}) kpc" if np.ptp(x) == np.ptp(y) == 0.0
+                 else f"lie at one projected radius R = {R[0]:g} kpc")
+        raise CatalogError(f"all {len(x)} tracers {where}; the estimators need tracers spread in radius "
+                           "(duplicated or placeholder coordinates in the catalogue?)")
     return x, y, v, v_err
 
 
@@ -128,6 +136,9 @@ class MassEstimator(abc.ABC):
         parameter fitted from the data (gamma, rotation).
         """
         check_range(self.name, "n_bootstrap", n_bootstrap, 0, 1_000_000)
+        if n_bootstrap == 1:
+            raise ConfigError(f"{self.name}.n_bootstrap = 1 gives no spread; allowed: 0 (no uncertainty) or "
+                              "2..1000000")
         x, y, v, v_err = _check_tracers(x, y, v, v_err)
         r_out = self._r_out(x, y)
         mass, fitted = self._mass(x, y, v, v_err, r_out)

@@ -13,8 +13,8 @@ from pathlib import Path
 
 from gcs_hpc.config import check_range
 from gcs_hpc.errors import CatalogError, ConfigError
-from gcs_hpc.observe.catalog import (close_matches, is_vizier_tsv, normalise_galaxy_name,
-                                    split_vizier_tsv)
+from gcs_hpc.observe.catalog import (HELIOCENTRIC_RANGE_KMS, close_matches, is_vizier_tsv,
+                                    normalise_galaxy_name, split_vizier_tsv)
 from gcs_hpc.units import KPC_PER_MPC, RAD_PER_ARCSEC
 
 #: Accepted column names (lower case) of a galaxy table; the first alias of each is the CSV name.
@@ -62,7 +62,7 @@ class Galaxy:
         object.__setattr__(self, "name", normalise_galaxy_name(self.name))
         where = f"galaxy[{self.name}]"
         check_range(where, "distance_mpc", self.distance_mpc, 0.0, 1.0e4, low_open=True)
-        check_range(where, "v_sys_kms", self.v_sys_kms, -1.0e4, 1.0e5)
+        check_range(where, "v_sys_kms", self.v_sys_kms, *HELIOCENTRIC_RANGE_KMS)
         check_range(where, "ra_deg", self.ra_deg, 0.0, 360.0, high_open=True)
         check_range(where, "dec_deg", self.dec_deg, -90.0, 90.0)
         if self.r_eff_arcsec is not None:
@@ -157,7 +157,11 @@ def read_galaxy_table(path: str | Path) -> dict[str, Galaxy]:
     else:
         with path.open(newline="") as handle:
             reader = csv.reader(row for row in handle if not row.startswith("#"))
-            header = next(reader)
+            header = next(reader, None)
+            if header is None:
+                names = ", ".join(a[0] for a in GALAXY_COLUMNS.values())
+                raise CatalogError(f"galaxy table {str(path)!r} is empty: expected a header line naming the "
+                                   f"columns {names}, then one row per galaxy")
             rows = [(reader.line_num, r) for r in reader if any(f.strip() for f in r)]
     return _parse_rows(header, rows, str(path))
 

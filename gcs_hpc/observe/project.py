@@ -4,7 +4,9 @@ Positions use the gnomonic (tangent-plane) projection about the galaxy centre (e
 Greisen 2002, A&A 395, 1077, the ``TAN`` projection): standard coordinates xi (east) and eta (north),
 then multiplied by the distance. Velocities are taken relative to the systemic velocity,
 ``v_los = v_helio - v_sys``; the (1 + v_sys / c) cosmological correction (< 1% for SLUGGS
-galaxies) is not applied.
+galaxies) is not applied. A GC more than :data:`MAX_RELATIVE_VELOCITY_KMS` from the systemic velocity
+cannot be bound to the galaxy (escape speeds of galaxies and groups are below ~2000 km/s) and is refused,
+most often a catalogue in m/s read as km/s.
 """
 
 from __future__ import annotations
@@ -13,9 +15,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from gcs_hpc.observe.catalog import GCCatalog
+from gcs_hpc.errors import CatalogError
+from gcs_hpc.observe.catalog import GCCatalog, name_rows
 from gcs_hpc.observe.galaxies import Galaxy
 from gcs_hpc.units import KPC_PER_MPC
+
+#: Largest |v_helio - v_sys| accepted for a GC, km/s.
+MAX_RELATIVE_VELOCITY_KMS = 5000.0
 
 
 def gnomonic(ra_deg: np.ndarray, dec_deg: np.ndarray, ra0_deg: float, dec0_deg: float
@@ -80,7 +86,22 @@ def project_catalog(catalog: GCCatalog, galaxy: Galaxy, *, align_major_axis: boo
     align_major_axis
         Rotate so that the photometric major axis (``galaxy.position_angle_deg``, east of north) lies
         along +x. Requires the position angle.
+
+    Raises
+    ------
+    CatalogError
+        If a GC's velocity differs from the systemic velocity by more than
+        :data:`MAX_RELATIVE_VELOCITY_KMS` (naming its lines).
     """
+    v_los = catalog.v_kms - galaxy.v_sys_kms
+    bad = np.abs(v_los) > MAX_RELATIVE_VELOCITY_KMS
+    if np.any(bad):
+        raise CatalogError(f"catalogue {catalog.source!r}: {int(bad.sum())} GC velocities of {galaxy.name} "
+                           f"differ from its systemic velocity {galaxy.v_sys_kms:g} km/s by more than "
+                           f"{MAX_RELATIVE_VELOCITY_KMS:g} km/s, at "
+                           f"{name_rows(catalog.lines, catalog.ids, bad)} "
+                           f"(e.g. v = {catalog.v_kms[bad][0]:g}); allowed range |v - v_sys| <= "
+                           f"{MAX_RELATIVE_VELOCITY_KMS:g} km/s (velocity column in m/s instead of km/s?)")
     xi, eta = gnomonic(catalog.ra_deg, catalog.dec_deg, galaxy.ra_deg, galaxy.dec_deg)
     d_kpc = galaxy.distance_mpc * KPC_PER_MPC
     x, y = xi * d_kpc, eta * d_kpc
@@ -93,4 +114,4 @@ def project_catalog(catalog: GCCatalog, galaxy: Galaxy, *, align_major_axis: boo
         pa = np.radians(galaxy.position_angle_deg)
         # unit vector of the major axis in (east, north): (sin PA, cos PA)
         x, y = x * np.sin(pa) + y * np.cos(pa), -x * np.cos(pa) + y * np.sin(pa)
-    return ProjectedGCs(x, y, catalog.v_kms - galaxy.v_sys_kms, catalog.v_err_kms.copy())
+    return ProjectedGCs(x, y, v_los, catalog.v_err_kms.copy())

@@ -35,6 +35,9 @@ def fit_projected_slope(R: np.ndarray, R_in: float | None = None, R_out: float |
     R_in = float(np.min(R)) if R_in is None else R_in
     R_out = float(np.max(R)) if R_out is None else R_out
     R_in = max(R_in, 1.0e-3 * R_out)
+    if not R_out > R_in:
+        raise CatalogError(f"the tracers' projected radii span [{R_in:g}, {R_out:g}] kpc; fitting the "
+                           "density slope needs R_out > R_in > 0 (tracers spread in radius)")
     R = np.clip(R, R_in, R_out)
     log_r, l_in, l_out = np.log(R), math.log(R_in), math.log(R_out)
     n = len(R)
