@@ -75,14 +75,16 @@ def smoothing_kernel(map_spec: MapSpec) -> np.ndarray:
 
 
 def _pixel_moments(x: Any, y: Any, v: Any, err: Any, width: Any, npix: int,
-                   xp: ModuleType) -> tuple[Any, Any, Any, Any]:
+                   xp: ModuleType, select: Any = None) -> tuple[Any, Any, Any, Any]:
     """Per-pixel number, mean velocity, sum of squared deviations from it and sum of error variances,
-    for maps ``x, y, v`` of shape (n_maps, n_gc) with field widths ``width`` (n_maps, 1); flat arrays of
-    size n_maps * npix^2."""
+    for maps ``x, y, v`` of shape (n_maps, n_gc) with field widths ``width`` (n_maps, 1), counting only
+    the GCs where ``select`` (same shape, or None: all); flat arrays of size n_maps * npix^2."""
     n_maps = x.shape[0]
     u = (x / width + 0.5) * npix
     w = (y / width + 0.5) * npix
     inside = (u >= 0) & (u < npix) & (w >= 0) & (w < npix)
+    if select is not None:
+        inside &= select
     ix = xp.clip(xp.floor(u), 0, npix - 1).astype(xp.int64)
     iy = xp.clip(xp.floor(w), 0, npix - 1).astype(xp.int64)
     flat = xp.arange(n_maps, dtype=xp.int64)[:, None] * (npix * npix) + iy * npix + ix
@@ -103,7 +105,7 @@ def _smooth(field: Any, kernel: Any) -> Any:
 
 
 def bin_projected(x_kpc: Any, y_kpc: Any, v_kms: Any, map_spec: MapSpec, scale_kpc: Any,
-                  v_err_kms: Any = None, xp: ModuleType = np) -> tuple[Any, Any]:
+                  v_err_kms: Any = None, xp: ModuleType = np, *, select: Any = None) -> tuple[Any, Any]:
     """Bin projected GCs into smoothed maps of dispersion sigma and mean velocity V.
 
     Parameters
@@ -122,6 +124,10 @@ def bin_projected(x_kpc: Any, y_kpc: Any, v_kms: Any, map_spec: MapSpec, scale_k
         dispersion in quadrature (see the module notes).
     xp
         Array module (NumPy or CuPy).
+    select
+        Optional boolean mask of the GCs each map uses, shape (..., n_gc): maps of different GC numbers
+        in one call (the others are ignored as if they were outside the field; their values must still
+        be finite).
 
     Returns
     -------
@@ -170,11 +176,18 @@ def bin_projected(x_kpc: Any, y_kpc: Any, v_kms: Any, map_spec: MapSpec, scale_k
         if not bool(xp.all(xp.isfinite(err) & (err >= 0))):
             raise ValueError("bin_projected: v_err_kms must be finite and >= 0 km/s")
 
+    if select is not None:
+        try:
+            select = xp.broadcast_to(xp.asarray(select, dtype=bool), lead + (x.shape[-1],))
+        except ValueError:
+            raise ValueError(f"bin_projected: select has shape {np.shape(select)}; allowed: "
+                             f"{lead + (x.shape[-1],)}") from None
+        select = select.reshape(n_maps, -1)
     # Blocks of maps small enough for the CPU caches (one block on a GPU); each map's sums run over its
     # GCs in the same order whatever the blocking, so the result does not depend on it.
     per_block = n_maps if xp is not np else max(1, CACHE_BLOCK_POINTS // max(x.shape[-1], 1))
     parts = [_pixel_moments(x[s], y[s], v[s], None if err is None else err[s],
-                            map_spec.fov * scale[s], npix, xp)
+                            map_spec.fov * scale[s], npix, xp, None if select is None else select[s])
              for s in (slice(i, i + per_block) for i in range(0, n_maps, per_block))]
     n_gc, pixel_mean, sum_sq_dev, err_var = (
         None if parts[0][k] is None else xp.concatenate([part[k] for part in parts]) for k in range(4))

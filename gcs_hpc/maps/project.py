@@ -48,6 +48,31 @@ def project(pos: Any, vel: Any, theta_deg: np.ndarray, phi_deg: np.ndarray,
     return x, y, v_los
 
 
+def project_each(pos: Any, vel: Any, theta_deg: Any, phi_deg: Any, xp: ModuleType = np
+                 ) -> tuple[Any, Any, Any]:
+    """Project many point sets, each along its own viewing direction (views of different models at once).
+
+    Parameters
+    ----------
+    pos, vel
+        Positions and velocities relative to each galaxy's centre, shape (n_views, n, 3) on ``xp``.
+    theta_deg, phi_deg
+        One viewing direction per view, degrees, shape (n_views,).
+    xp
+        Array module.
+
+    Returns
+    -------
+    x, y, v_los
+        Each of shape (n_views, n), with the conventions of :func:`project`.
+    """
+    e_x, e_y, n = view_basis(theta_deg, phi_deg, xp=xp)
+    x = xp.einsum("vgk,vk->vg", pos, e_x)
+    y = xp.einsum("vgk,vk->vg", pos, e_y)
+    v_los = -xp.einsum("vgk,vk->vg", vel, n)
+    return x, y, v_los
+
+
 def project_per_angle(pos: Any, vel: Any, theta_deg: np.ndarray, phi_deg: np.ndarray,
                       xp: ModuleType = np) -> tuple[Any, Any, Any]:
     """The same as :func:`project`, one viewing direction at a time (reference and benchmark baseline)."""
