@@ -27,6 +27,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from gcs_hpc.backends import worker_array_module
 from gcs_hpc.errors import CheckpointMismatchError, ConfigError, SimulationError
 from gcs_hpc.specs import MapSpec, ModelSpec
 from gcs_hpc.store.schema import STATUS_DONE, STATUS_FAILED
@@ -139,37 +140,30 @@ def _run(store_path: str | Path, index: int, spec: ModelSpec, map_spec: MapSpec,
          checkpoint_every_s: float | None = None) -> tuple[str, str, int]:
     """:func:`run_model`, returning ``(status, failure reason or "", step resumed from)``."""
     # Imported here: the CLI starts fast, and only workers pay for numba compilation.
-    from gcs_hpc.galaxy import build_model, disk_size_kpc
+    from gcs_hpc.galaxy import disk_size_kpc
     from gcs_hpc.maps import model_products
-    from gcs_hpc.nbody import evolve
+    from gcs_hpc.nbody.simulate import simulate
     from gcs_hpc.store import mark_failed, write_model
-    from gcs_hpc.units import kpc_to_sim
     from gcs_hpc.xp import array_module
 
-    xp = array_module("cupy" if backend == "cuda" else "numpy")
+    xp = array_module(worker_array_module(backend))
     name = f"model {index} ({spec.suite}, seed {spec.seed})"
     ckpt = checkpoint_path(store_path, index)
     resumed = 0
     try:
         resumed = _take_over(store_path, index, ckpt)
-        particles = build_model(spec)
-        kwargs = dict(t_end=spec.t_end, softening=kpc_to_sim(spec.preset.softening_kpc),
-                      backend=backend, xp=xp,
-                      energy_tolerance=spec.preset.energy_tolerance, model_name=name,
-                      checkpoint_path=ckpt, checkpoint_every_s=checkpoint_every_s)
         if resumed:
             logger.warning("%s: resuming from checkpoint %s at step %d", name, ckpt, resumed)
-        try:
-            result = evolve(particles, **kwargs)
-        except CheckpointMismatchError as exc:
-            if not ckpt.exists():
-                raise
+
+        def start_afresh(exc: CheckpointMismatchError) -> None:
             # a checkpoint of other inputs (another backend, a changed preset) or a damaged one (truncated
-            # by a full disk, a crash of the filesystem): start afresh
+            # by a full disk, a crash of the filesystem): simulate removes it and starts afresh
+            nonlocal resumed
             logger.warning("%s: ignoring checkpoint %s (%s); starting from t = 0", name, ckpt, exc)
-            ckpt.unlink(missing_ok=True)
             resumed = 0
-            result = evolve(particles, **kwargs)
+
+        result = simulate(spec, backend, xp, model_name=name, checkpoint_path=ckpt,
+                          checkpoint_every_s=checkpoint_every_s, on_stale_checkpoint=start_afresh)
         products = model_products(result.particles, map_spec, disk_size_kpc(spec.galaxy))
         maps = products.maps
         if not np.all(np.isfinite(maps)):

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import math
-import time
 from pathlib import Path
 from typing import Any
 
@@ -25,22 +24,18 @@ def probe_model_cost(preset: str = "paper", kind: str = "disk", t_probe: float =
                      backend: str = "tree") -> dict[str, Any]:
     """Build one ``kind`` model of ``preset`` and evolve it for ``t_probe``; return build and per-step
     seconds and the step length, from which a full run's cost follows (steps = t_end / dt)."""
-    from gcs_hpc import units
-    from gcs_hpc.galaxy import build_model
-    from gcs_hpc.nbody import evolve
+    from gcs_hpc.nbody.simulate import STAGE_BUILT, simulate
     from gcs_hpc.specs import GalaxySpec, MergerSpec, ModelSpec, get_preset
 
     warm = ModelSpec(kind="disk", galaxy=GalaxySpec(), preset=get_preset("tiny"), seed=1)
-    evolve(build_model(warm), t_end=0.05, softening=units.kpc_to_sim(warm.preset.softening_kpc),
-           backend=backend, energy_tolerance=1.0, model_name="warm-up")  # compile outside the timing
+    simulate(warm, backend, t_end=0.05, energy_tolerance=1.0, model_name="warm-up")  # compile, untimed
     p = get_preset(preset)
     spec = ModelSpec(kind=kind, galaxy=GalaxySpec(), preset=p, seed=1,
                      merger=MergerSpec() if kind == "merger" else None)
-    t0 = time.perf_counter()
-    particles = build_model(spec)
-    build_s = time.perf_counter() - t0
-    result = evolve(particles, t_end=t_probe, softening=units.kpc_to_sim(p.softening_kpc), backend=backend,
-                    energy_tolerance=1.0, model_name="probe")
+    seconds: dict[str, float] = {}
+    result = simulate(spec, backend, t_end=t_probe, energy_tolerance=1.0, model_name="probe",
+                      on_stage=seconds.__setitem__)
+    build_s = seconds[STAGE_BUILT]
     stats = result.stats
     steps = max(1, int(stats["steps"]))
     dt = float(stats.get("dt") or t_probe / steps)

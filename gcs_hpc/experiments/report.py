@@ -331,7 +331,7 @@ def write_report(runs: Path, scale: str, out: Path) -> Path:
         "## CNN against the classic estimators on the same held-out galaxies",
         "",
         "Held-out galaxies of the split named (the first few of its test set), re-evolved exactly as the "
-        "campaign ran them (`gcs_hpc.observe.compare`) and seen along a few of the store's viewing angles. "
+        "campaign ran them (`gcs_hpc.experiments.compare`) and seen along a few of the store's viewing angles. "
         "CNN rows (`cnn_<channels>ch_<net folder>`) predict M_total from the stored map of that view; the "
         "classic estimators (tracer mass estimator of Watkins, Evans & An 2010 with alpha = 0, with and "
         "without rotation; projected mass estimator of Heisler, Tremaine & Bahcall 1985, isotropic and "

@@ -147,10 +147,10 @@ def compare_split(spec: ExperimentSpec) -> str | None:
 def run_comparison(group: list[ExperimentSpec], scale: str, store: Path, split: str, runs: Path,
                    log: Callable[[str], None]) -> dict[str, Any]:
     """CNNs of ``group`` (same store, split and suite filter, hence the same held-out galaxies) and the
-    classic estimators on those galaxies, via :func:`gcs_hpc.observe.compare.compare`; written to
+    classic estimators on those galaxies, via :func:`gcs_hpc.experiments.compare.compare`; written to
     ``<runs>/<scale>/compare/<campaign>-<split>[-<suites>].json``."""
     from gcs_hpc.learn.predict import load_trained
-    from gcs_hpc.observe.compare import compare
+    from gcs_hpc.experiments.compare import compare
 
     sizes = group[0].scale(scale)
     suites = group[0].suites_for(split)
@@ -278,7 +278,7 @@ def _classic_for(spec: ExperimentSpec, result: dict[str, Any], scale: str) -> di
     """This experiment's share of a comparison: its own CNNs and every classic estimator."""
     if "rows" not in result:
         return result
-    from gcs_hpc.observe.compare import bias_scatter
+    from gcs_hpc.experiments.compare import bias_scatter
     from gcs_hpc.observe.estimators import default_estimators
 
     prefix = f"{spec.name}-"

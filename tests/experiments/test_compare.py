@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from gcs_hpc.errors import StoreError
-from gcs_hpc.observe.compare import bias_scatter, compare, markdown_table
+from gcs_hpc.experiments.compare import bias_scatter, compare, markdown_table
 
 
 @pytest.fixture(scope="module")

@@ -15,9 +15,12 @@ deviation (scatter) per method, against M_total (what the CNN is trained on) and
 the GCs' outermost projected radius r_out (a sphere of that radius about the centre; what the classic
 estimators claim to measure).
 
+It re-runs simulations, reads the campaign plan and uses trained nets: an experiment, built on every
+floor (it lived in observe, which now only turns real catalogues into maps and masses).
+
 CLI::
 
-    python -m gcs_hpc.observe.compare --store campaign.zarr --model runs/conv4_1ch --model runs/conv4_2ch \\
+    python -m gcs_hpc.experiments.compare --store campaign.zarr --model runs/conv4_1ch --model runs/conv4_2ch \\
         --n-views 3 --markdown table.md
 """
 
@@ -68,7 +71,8 @@ def campaign_models(attrs: dict[str, Any], m_total: np.ndarray) -> tuple[ModelSp
 
 def observe_simulation(spec: ModelSpec, theta_deg: np.ndarray, phi_deg: np.ndarray, backend: str = "auto",
                        map_spec: Any = None) -> dict[str, Any]:
-    """Rebuild and evolve one model as the campaign did; return its GCs seen along each direction.
+    """Rebuild and evolve one model as the campaign did (:func:`gcs_hpc.nbody.simulate.simulate`); return
+    its GCs seen along each direction.
 
     Returns
     -------
@@ -78,15 +82,10 @@ def observe_simulation(spec: ModelSpec, theta_deg: np.ndarray, phi_deg: np.ndarr
         also ``maps`` (all the model's angles, as the campaign made them) to check the rebuild.
     """
     from gcs_hpc import units
-    from gcs_hpc.galaxy import build_model
     from gcs_hpc.maps import galaxy_frame, project
-    from gcs_hpc.nbody import evolve
+    from gcs_hpc.nbody.simulate import simulate
 
-    particles = build_model(spec)
-    result = evolve(particles, t_end=spec.t_end, softening=units.kpc_to_sim(spec.preset.softening_kpc),
-                    backend=backend, energy_tolerance=spec.preset.energy_tolerance,
-                    model_name=f"compare {spec.suite} seed {spec.seed}")
-    final = result.particles
+    final = simulate(spec, backend, model_name=f"compare {spec.suite} seed {spec.seed}").particles
     centre, velocity = galaxy_frame(final)
     gcs = final.gcs
     pos = units.sim_to_kpc(final.pos[gcs] - centre)
@@ -110,7 +109,8 @@ def observe_simulation(spec: ModelSpec, theta_deg: np.ndarray, phi_deg: np.ndarr
 
 
 def _held_out(ds: Any, trained: list[Any], indices: Sequence[int] | None) -> np.ndarray:
-    from gcs_hpc.learn.data import done_models, make_split, select_suites
+    from gcs_hpc.learn.data import make_split, select_suites
+    from gcs_hpc.store import done_models
 
     if indices is not None:
         return np.asarray(sorted(indices), dtype=np.int64)
@@ -134,11 +134,10 @@ def compare(store: str | Path, trained: list[Any], *, n_views: int = 3, indices:
         ``rows``: one dict per (model, view) with the true masses and every method's estimate;
         ``table``: bias and scatter in dex per method.
     """
-    from gcs_hpc.learn.data import done_models, open_store
-    from gcs_hpc.store import read_map_spec
+    from gcs_hpc.store import done_models, open_dataset, read_map_spec
 
     check_range("compare", "n_views", n_views, 1, 10_000)
-    ds = open_store(store)
+    ds = open_dataset(store)
     map_spec = read_map_spec(store)
     for model in trained:
         if model.map_spec != map_spec:
@@ -204,7 +203,7 @@ def markdown_table(table: list[dict[str, Any]]) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m gcs_hpc.observe.compare",
+    p = argparse.ArgumentParser(prog="python -m gcs_hpc.experiments.compare",
                                 description="CNN vs classic mass estimators on held-out simulated galaxies")
     p.add_argument("--store", required=True)
     p.add_argument("--model", action="append", default=[])
