@@ -70,6 +70,10 @@ def build_parser() -> argparse.ArgumentParser:
                         "owner-only; 027 lets your group read)")
     p.add_argument("--dry-run", action="store_true",
                    help="validate everything and print the plan; submit nothing, write nothing")
+    p.add_argument("--verify", action="store_true",
+                   help="check that every done model of --store holds readable maps and counts (a deleted "
+                        "or damaged chunk), set broken ones back to pending, report them and exit; rerun "
+                        "to compute them again (a resume runs the same check; default: off)")
     return p
 
 
@@ -102,7 +106,7 @@ def parse_umask(text: str) -> int:
 
 def prepare(args: argparse.Namespace):
     """Validate configs, plan the campaign and open (or create) its store; return what the farm needs."""
-    from gcs_hpc.campaign.cluster import load_cluster_config, with_overrides
+    from gcs_hpc.campaign.cluster import check_can_start, load_cluster_config, with_overrides
     from gcs_hpc.campaign.config import load_campaign_config
     from gcs_hpc.campaign.plan import plan_campaign
 
@@ -112,6 +116,7 @@ def prepare(args: argparse.Namespace):
     if overrides:
         config = dataclasses.replace(config, **overrides)
     cluster = with_overrides(load_cluster_config(args.cluster), workers=args.workers, backend=args.backend)
+    check_can_start(cluster)  # TLS importable, sbatch on PATH: a clear error now, not a traceback later
     if cluster.backend == "cuda" and cluster.kind == "local":
         from gcs_hpc.xp import has_cupy
 
@@ -123,9 +128,15 @@ def prepare(args: argparse.Namespace):
     return config, cluster, plan, max_failures
 
 
-def open_store(store: Path, plan, resume: bool | None) -> list[int]:
-    """Create the store or validate the existing one; return the indices still to run."""
+def open_store(store: Path, plan, resume: bool | None, log=print) -> list[int]:
+    """Create the store or validate the existing one; return the indices still to run.
+
+    An existing store (or empty folder) must be writable, checked before any model is computed; its done
+    models are verified (:func:`gcs_hpc.store.verify.verify_store`) and broken ones (a chunk deleted or
+    damaged) set back to pending, with a line on ``log``.
+    """
     from gcs_hpc.store import create_store, pending_indices
+    from gcs_hpc.store.verify import check_writable, verify_store
 
     exists = store.exists()
     if exists and resume is False:
@@ -133,8 +144,29 @@ def open_store(store: Path, plan, resume: bool | None) -> list[int]:
                          "or drop --no-resume to run its missing models (nothing is ever overwritten)")
     if not exists and resume is True:
         raise StoreError(f"--resume: store {str(store)!r} does not exist; nothing to resume")
-    create_store(store, plan.models, plan.map_spec, plan.config_yaml)  # validates an existing store
+    if exists and store.is_dir():  # checkpoints go beside the store
+        check_writable(store, also=[store.parent])
+    try:
+        create_store(store, plan.models, plan.map_spec, plan.config_yaml)  # validates an existing store
+    except OSError as exc:
+        raise StoreError(f"store {str(store)!r} cannot be created ({exc.strerror or exc}); nothing was "
+                         "computed. Allowed: a --store path in a folder you can write") from None
+    if exists:
+        report = verify_store(store)
+        if report.broken:
+            log(report.summary())
     return pending_indices(store)
+
+
+def verify_only(store: Path) -> int:
+    """``--verify``: check the store's done models, set broken ones back to pending, report; exit status."""
+    from gcs_hpc.store.verify import verify_store
+
+    if not store.exists():
+        raise StoreError(f"--verify: store {str(store)!r} does not exist; give the --store to check")
+    report = verify_store(store)
+    print(report.summary(), flush=True)
+    return EXIT_OK
 
 
 def sweep_checkpoints(store: Path) -> None:
@@ -167,6 +199,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     store = Path(args.store).expanduser().resolve()
     try:
+        if args.verify:
+            os.umask(parse_umask(args.umask))
+            return verify_only(store)
         config, cluster, plan, max_failures = prepare(args)
         # Before anything is created: store, checkpoints, logs and credentials get the user's permissions
         # only; worker processes (local) and worker jobs (sbatch propagates it) inherit it.
@@ -179,7 +214,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(plan.config_yaml)
             print(f"dry run: nothing submitted; store would be {store}")
             return EXIT_OK
-        pending = open_store(store, plan, args.resume)
+        pending = open_store(store, plan, args.resume, log=lambda text: print(text, flush=True))
     except (ConfigError, StoreError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator, Literal, Mapping
@@ -219,6 +220,28 @@ def with_overrides(config: ClusterConfig, *, workers: int | None = None,
     if backend is not None:
         changes["backend"] = backend
     return dataclasses.replace(config, **changes) if changes else config
+
+
+def check_can_start(config: ClusterConfig) -> None:
+    """Check that this machine can start ``config``'s cluster, before anything is created or submitted.
+
+    Raises
+    ------
+    ConfigError
+        TLS is on but ``cryptography`` (which makes the campaign's credentials) cannot be imported, or the
+        cluster is of kind ``slurm`` and ``sbatch`` is not on PATH.
+    """
+    if config.tls:
+        try:
+            import cryptography  # noqa: F401  (distributed's Security.temporary makes the credentials)
+        except ImportError as exc:
+            raise ConfigError(f"cluster security (TLS, on for this {config.kind} cluster) needs the "
+                              f"'cryptography' package, which cannot be imported here ({exc}); install it "
+                              "(pip install cryptography, a dependency of gcs_hpc) or set security: false in "
+                              "a cluster file on a network you trust") from None
+    if config.kind == "slurm" and shutil.which("sbatch") is None:
+        raise ConfigError("cluster kind 'slurm' submits its worker jobs with sbatch, which is not on PATH "
+                          "here; run on a SLURM login node (or in a batch job), or use --cluster local")
 
 
 def _private_directory(path: str) -> Path:
