@@ -39,14 +39,14 @@ import numpy as np
 
 from gcs_hpc.config import check_choice, check_range
 from gcs_hpc.errors import ConfigError, GcsError
-from gcs_hpc.learn import data, nets, targets
+from gcs_hpc.learn import data, nets, targets, views
 from gcs_hpc.learn.cluster import WorkerCluster, resolve_cluster
 
 #: Keys of TrainConfig that may change between a killed run and its resumption.
 RESUMABLE_CHANGES = ("epochs", "threads")
 #: Options added after runs were first written, with the value those runs had (for resume checks).
 LATER_OPTIONS = {"head": "point", "target": "M_total", "enclosed_radius": targets.DEFAULT_ENCLOSED_RADIUS,
-                 "scale_input": None, "split_seed": None}
+                 "scale_input": None, "split_seed": None, "observation": None}
 METADATA_FILE = "metadata.json"
 MODEL_FILE = "model.keras"
 CONFIG_FILE = "train_config.json"
@@ -79,6 +79,9 @@ class TrainConfig:
     split_seed
         Seed of the train/test split (``None``: ``seed``); ensemble members share it, so they share the
         held-out galaxies while their weights, dropout and shuffles differ.
+    observation
+        YAML file of an observation model (``configs/observation/sluggs.yaml``): train on fresh views made
+        from the store's GC phase space each epoch (:mod:`gcs_hpc.learn.views`); None: the stored maps.
     """
 
     store: str
@@ -100,8 +103,11 @@ class TrainConfig:
     enclosed_radius: str = targets.DEFAULT_ENCLOSED_RADIUS
     scale_input: bool | None = None
     split_seed: int | None = None
+    observation: str | None = None
 
     def __post_init__(self) -> None:
+        if self.observation is not None:
+            views.load_observation(self.observation)  # ConfigError naming the file and key
         object.__setattr__(self, "suites", data.check_suites(self.suites))
         check_choice("train", "head", self.head, nets.HEADS)
         targets.check_target(self.target, self.enclosed_radius)
@@ -186,10 +192,8 @@ def train(cfg: TrainConfig, cluster: WorkerCluster | None = None, log: Any = pri
     from gcs_hpc.learn import require_keras
 
     keras = require_keras()
-    source = data.StoreMaps(cfg.store, cfg.channels)
-    from gcs_hpc import store as store_api
-
-    scale_on = targets.resolve_scale_input(source.ds, store_api.read_map_spec(cfg.store).fov_unit,
+    source = views.maps_source(cfg.store, cfg.channels, cfg.observation, cfg.seed)
+    scale_on = targets.resolve_scale_input(source.ds, views.map_spec_of(source).fov_unit,
                                            cfg.scale_input)
     label_attrs = targets.attach(source, cfg.target, cfg.enclosed_radius, scale_on)
     split_seed = cfg.seed if cfg.split_seed is None else cfg.split_seed
@@ -237,7 +241,7 @@ def train(cfg: TrainConfig, cluster: WorkerCluster | None = None, log: Any = pri
     history_path = out / "logs" / f"worker-{worker}.jsonl"
     for epoch in range(resumed_from, cfg.epochs):
         t0 = time.perf_counter()
-        dataset = data.training_dataset(source, my_images, cfg.batch_size, steps, seed=cfg.seed,
+        dataset = views.dataset_for(source)(source, my_images, cfg.batch_size, steps, seed=cfg.seed,
                                         epoch=epoch, worker=worker, noise_kms=cfg.noise_kms,
                                         cache_mb=cfg.cache_mb)
         iterator = iter(strategy.distribute_datasets_from_function(lambda _ctx: dataset))
@@ -282,7 +286,8 @@ def _save_final(cfg: TrainConfig, out: Path, model: Any, source: data.StoreMaps,
     plain.save(out / MODEL_FILE)
     meta = {
         "arch": cfg.arch, "channels": cfg.channels, "channel_names": list(source.channel_names),
-        "npix": source.npix, "map_spec": spec_to_dict(store.read_map_spec(cfg.store)),
+        "npix": source.npix, "map_spec": spec_to_dict(views.map_spec_of(source)),
+        "observation": views.observation_of(source),
         "label_attrs": label_attrs, "head": cfg.head, "target": cfg.target,
         "enclosed_radius": cfg.enclosed_radius, "scale_input": scale_on,
         "input_scale_kms": data.INPUT_SCALE_KMS,
@@ -293,7 +298,7 @@ def _save_final(cfg: TrainConfig, out: Path, model: Any, source: data.StoreMaps,
         "train_config": asdict(cfg), "n_workers": n_workers, "weights_sha256": digest,
         "parameters": int(plain.count_params()), "gcs_hpc_version": __version__,
     }
-    held_out = posterior_of_images(TrainedModel(plain, meta, store.read_map_spec(cfg.store), cfg.channels,
+    held_out = posterior_of_images(TrainedModel(plain, meta, views.map_spec_of(source), cfg.channels,
                                                 str(out)), source, split.test, cfg.cache_mb)
     meta["ood"] = {"ranges": ood.training_ranges(source, split.train, cfg.cache_mb),
                    "thresholds": ood.held_out_thresholds(held_out)}
@@ -334,6 +339,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="M_total (the paper's) or M_enclosed inside --enclosed-radius")
     p.add_argument("--enclosed-radius", default=targets.DEFAULT_ENCLOSED_RADIUS,
                    help="radius name of the M_enclosed target (default %(default)s)")
+    p.add_argument("--observation", default=None,
+                   help="observation model YAML (e.g. configs/observation/sluggs.yaml): fresh views from the "
+                        "store's GC phase space each epoch (default: the stored maps)")
     p.add_argument("--scale-input", default="auto", choices=("auto", "on", "off"),
                    help="give the net log10 R_half/kpc (auto: on for fov_unit R_half stores)")
     return p
