@@ -21,6 +21,10 @@ plus 129), which contradicts the stated stride of 1. We build what the text desc
 Heads (issue 15). ``head="point"`` is the paper's single linear output. ``head="gaussian"`` outputs two
 numbers, the mean and the log-variance of the label (a heteroscedastic Gaussian, trained by its negative
 log-likelihood, :func:`per_image_loss`; as halo_cnn's ``model_point_variance``): 129 parameters more.
+It trains without dropout (the dropout layers stay, at rate 0): the noise dropout adds to the training
+outputs is learned as variance and is absent at prediction time, so intervals come out too wide
+(measured on the linear-Gaussian toy of tests/learn/test_posterior_nets.py: 68% coverage 0.84 and a
+predicted sd of 0.95 against the exact 0.63). Ensembles (:mod:`gcs_hpc.learn.ensemble`) regularise.
 ``scale_input=True`` adds a second input, the log10 of the map's physical scale in kpc (e.g. the
 projected half-mass radius R_half of a store with ``fov_unit: R_half``), concatenated to the flattened
 conv body before the dense layer (128 parameters more): maps in units of R_half lose the size, and mass
@@ -124,13 +128,15 @@ def build_net(arch: str, channels: int, npix: int = 10, seed: int | None = None,
         x = layers.Conv2D(filters, KERNEL, strides=1, padding="valid", activation="relu",
                           kernel_initializer=init(i), name=f"conv{i + 1}")(x)
     x = layers.MaxPooling2D(POOL, strides=POOL_STRIDE, name="max_pool")(x)
-    x = layers.Dropout(DROPOUT_AFTER_POOL, seed=seed, name="dropout_pool")(x)
+    # The gaussian head trains without dropout (rate 0, layers kept): see the module notes.
+    keep = 1.0 if head == "point" else 0.0
+    x = layers.Dropout(keep * DROPOUT_AFTER_POOL, seed=seed, name="dropout_pool")(x)
     x = layers.Flatten(name="flatten")(x)
     if scale_input:
         scale = keras.Input((1,), name="scale")
         x = layers.Concatenate(name="with_scale")([x, scale])
     x = layers.Dense(DENSE_UNITS, activation="relu", kernel_initializer=init(10), name="dense")(x)
-    x = layers.Dropout(DROPOUT_AFTER_DENSE, seed=None if seed is None else seed + 1,
+    x = layers.Dropout(keep * DROPOUT_AFTER_DENSE, seed=None if seed is None else seed + 1,
                        name="dropout_dense")(x)
     outputs = layers.Dense(HEADS[head], activation="linear", kernel_initializer=init(11),
                            name="mass_label")(x)

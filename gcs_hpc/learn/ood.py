@@ -3,9 +3,12 @@
 A net answers for any map; these checks say when not to trust the answer. An image is flagged when
 
 ``amplitude``
-    a map amplitude lies outside the range of the training images, widened by :data:`RANGE_MARGIN` of
-    its width either side. Amplitudes per image: mean and maximum of sigma over the pixels, and the rms of
-    V (2-channel nets), in km/s; recorded at training time in ``metadata.json`` (``ood.ranges``);
+    a map amplitude lies outside the range of the training images, widened by :data:`RANGE_MARGIN_DEX`
+    either side (in log10: a factor 1.26). Amplitudes per image: mean and maximum of sigma over the
+    pixels, and the rms of V (2-channel nets; only too large is flagged, as a galaxy may rotate less than
+    any training model), in km/s; recorded at training time in ``metadata.json`` (``ood.ranges``). The
+    margin keeps the held-out galaxies of a small training set (whose extremes the training models need
+    not span) unflagged; a map 3 times brighter than any training map is flagged;
 ``scale``
     the physical scale input (log10 R_half / kpc) lies outside the training range (same margin);
 ``disagreement``
@@ -14,8 +17,9 @@ A net answers for any map; these checks say when not to trust the answer. An ima
 ``width``
     a single gaussian-head net's own standard deviation exceeds the same quantile of the held-out ones;
 ``label_range``
-    the median lies outside the training label range (the reported values are clipped into it:
-    :class:`gcs_hpc.learn.posterior.MassPosterior`).
+    the whole 68% interval lies outside the training label range. The reported median and bounds are
+    always clipped into the range, and marked ``outside_label_range`` when the median lies outside
+    (:class:`gcs_hpc.learn.posterior.MassPosterior`).
 
 The held-out images that set the quantiles are the training run's test split (by model): by definition
 about 1% of them are flagged for disagreement or width. No TensorFlow here.
@@ -29,8 +33,10 @@ import numpy as np
 
 from gcs_hpc.learn.posterior import MassPosterior
 
-#: Ranges are widened by this fraction of their width on either side before flagging.
-RANGE_MARGIN = 0.05
+#: Ranges are widened by this much (dex) on either side before flagging.
+RANGE_MARGIN_DEX = 0.1
+#: Amplitudes flagged only when too large.
+UPPER_ONLY = ("v_rms_kms",)
 #: Quantile of the held-out disagreement (or width) above which an image is flagged.
 HELD_OUT_QUANTILE = 0.99
 REASONS = ("amplitude", "scale", "disagreement", "width", "label_range")
@@ -87,13 +93,18 @@ def held_out_thresholds(posterior: MassPosterior) -> dict[str, float]:
     return out
 
 
-def _outside(values: np.ndarray, bounds: list[float]) -> np.ndarray:
+def _outside(values: np.ndarray, bounds: list[float], log: bool = True, upper_only: bool = False
+             ) -> np.ndarray:
+    """Values outside ``bounds`` widened by RANGE_MARGIN_DEX (compared in log10 when ``log``)."""
     lo, hi = float(bounds[0]), float(bounds[1])
+    values = np.asarray(values, dtype=np.float64)
     if not (np.isfinite(lo) and np.isfinite(hi)):
         return np.zeros(len(values), dtype=bool)
-    pad = RANGE_MARGIN * (hi - lo)
-    values = np.asarray(values, dtype=np.float64)
-    return ~((values >= lo - pad) & (values <= hi + pad))
+    if log:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            values, lo, hi = np.log10(np.maximum(values, 1e-30)), np.log10(max(lo, 1e-30)), np.log10(hi)
+    above = values > hi + RANGE_MARGIN_DEX
+    return above if upper_only else above | (values < lo - RANGE_MARGIN_DEX)
 
 
 def flag_reasons(maps: np.ndarray, posterior: MassPosterior, ood: dict | None,
@@ -124,11 +135,12 @@ def flag_reasons(maps: np.ndarray, posterior: MassPosterior, ood: dict | None,
     for name, values in amplitude_stats(maps).items():
         if name in ranges:
             lo, hi = ranges[name]
-            add(_outside(values, ranges[name]), f"amplitude: {name} outside the training range "
+            add(_outside(values, ranges[name], upper_only=name in UPPER_ONLY),
+                f"amplitude: {name} outside the training range "
                 f"[{lo:.3g}, {hi:.3g}]")
     if log_scale is not None and "log10_scale_kpc" in ranges:
         lo, hi = ranges["log10_scale_kpc"]
-        add(_outside(np.asarray(log_scale).reshape(-1), ranges["log10_scale_kpc"]),
+        add(_outside(np.asarray(log_scale).reshape(-1), ranges["log10_scale_kpc"], log=False),
             f"scale: log10 R/kpc outside the training range [{lo:.3g}, {hi:.3g}]")
     if "disagreement_dex" in thresholds and posterior.n_components > 1:
         t = thresholds["disagreement_dex"]
@@ -140,8 +152,8 @@ def flag_reasons(maps: np.ndarray, posterior: MassPosterior, ood: dict | None,
             f"{thresholds.get('quantile', HELD_OUT_QUANTILE):.0%} quantile)")
     if posterior.label_range is not None:
         lo, hi = posterior.label_range
-        add(posterior.outside_label_range(), f"label_range: median outside the training label range "
-            f"[{lo:.2f}, {hi:.2f}] log10 Msun (clipped)")
+        add(posterior.beyond_label_range(), f"label_range: the 68% interval lies outside the training "
+            f"label range [{lo:.2f}, {hi:.2f}] log10 Msun (values clipped)")
     return reasons
 
 

@@ -163,6 +163,15 @@ class MassPosterior:
         med = self.median()
         return (med < self.label_range[0]) | (med > self.label_range[1])
 
+    def beyond_label_range(self, level: float = 0.68) -> np.ndarray:
+        """Boolean (n,): the whole central ``level`` interval lies outside the training label range (the
+        net is sure of a mass it was never trained on; a median just past the edge with an interval
+        reaching back into the range is not)."""
+        if self.label_range is None:
+            return np.zeros(len(self), dtype=bool)
+        lo, hi = self.interval(level)
+        return (lo > self.label_range[1]) | (hi < self.label_range[0])
+
     def _clip(self, x: np.ndarray) -> np.ndarray:
         return x if self.label_range is None else np.clip(x, *self.label_range)
 

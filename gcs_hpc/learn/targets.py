@@ -81,9 +81,14 @@ def target_label_attrs(store_attrs: dict, masses_done: np.ndarray, target: str, 
         store.label_to_mass(5.0, keep)  # raises StoreError naming the keys when they are missing
         return keep
     masses = np.asarray(masses_done, dtype=np.float64)
-    if masses.size == 0 or not np.all(np.isfinite(masses) & (masses > 0)):
-        raise StoreError(f"target {target_name(target, radius)}: the done models' enclosed masses must be "
-                         "finite and > 0 Msun")
+    missing = int((~np.isfinite(masses)).sum())
+    if missing:
+        raise StoreError(f"target {target_name(target, radius)}: enclosed_mass of {missing} "
+                         f"of {masses.size} done models is not recorded (NaN: written without the model's "
+                         "summary); re-run those models with this gcs_hpc, or train on --target M_total")
+    if masses.size == 0 or not np.all(masses > 0):
+        raise StoreError(f"target {target_name(target, radius)}: the done models' enclosed_mass must be "
+                         "> 0 Msun")
     attrs = label_attrs(masses)
     attrs["label_definition"] = attrs["label_definition"].replace("M_total", target_name(target, radius))
     attrs["label_target"] = target_name(target, radius)
