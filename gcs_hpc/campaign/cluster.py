@@ -22,11 +22,12 @@ from gcs_hpc.backends import BACKEND_CHOICES, worker_array_module
 from gcs_hpc.campaign.network import check_network_exposure
 from gcs_hpc.config import check_choice, check_range, load_yaml, spec_from_mapping
 from gcs_hpc.errors import ConfigError
+from gcs_hpc.shipped import shipped_config_dir
 
 CLUSTER_KINDS = ("local", "slurm")
 NBODY_BACKENDS = BACKEND_CHOICES  # gcs_hpc.backends: the one list of gravity backends
 NAMED_CLUSTERS = ("local", "slurm", "slurm-gpu")
-CONFIG_DIR = Path(__file__).resolve().parents[2] / "configs" / "cluster"
+CONFIG_DIR = shipped_config_dir("cluster")  # configs/cluster, installed as package data
 
 #: LocalCluster keywords a cluster file may set under ``local:``.
 LOCAL_KEYS = ("threads_per_worker", "processes", "memory_limit", "local_directory", "silence_logs", "host",

@@ -21,6 +21,7 @@ from typing import Any, Mapping
 from gcs_hpc.backends import BACKEND_CHOICES
 from gcs_hpc.config import check_choice, check_range, load_yaml, spec_from_mapping
 from gcs_hpc.errors import ConfigError
+from gcs_hpc.shipped import shipped_config_dir
 
 #: Scales an experiment file may define; ``laptop`` and ``paper`` are required.
 SCALES = ("test", "laptop", "paper")
@@ -33,7 +34,7 @@ FILTERED_SPLITS = ("model", "image")
 BACKENDS = BACKEND_CHOICES  # gcs_hpc.backends: the one list of gravity backends
 PRESET_NAMES = ("tiny", "quick", "paper")
 #: Where the experiment files live.
-EXPERIMENT_DIR = Path(__file__).resolve().parents[2] / "configs" / "experiments"
+EXPERIMENT_DIR = shipped_config_dir("experiments")  # configs/experiments, installed as package data
 #: Campaign seed of every experiment store (one seed: stores of equal configs are equal).
 CAMPAIGN_SEED = 2021
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.+-]*")
