@@ -23,6 +23,7 @@ that one core makes maps faster than a conv2 training step consumes them.
 
 from __future__ import annotations
 
+import weakref
 from pathlib import Path
 from typing import Any, Iterator, Sequence
 
@@ -78,7 +79,10 @@ class ObservedStoreMaps(data.StoreMaps):
         self.npix = self.map_spec.npix
         self.seed = int(seed)
         phase_space = np.asarray(self.ds["gc_phase_space"].values, dtype=np.float64)
-        self.pos, self.vel = phase_space[..., :3], phase_space[..., 3:]
+        self.valid = np.isfinite(phase_space).all(axis=2)  # padding rows (and models not written)
+        phase_space[~self.valid] = 0.0
+        self.pos = np.ascontiguousarray(phase_space[..., :3])
+        self.vel = np.ascontiguousarray(phase_space[..., 3:])
         self.r_half = np.asarray(self.ds["r_half"].values, dtype=np.float64)
         self.theta = np.asarray(self.ds["theta"].values, dtype=np.float64)
         self.phi = np.asarray(self.ds["phi"].values, dtype=np.float64)
@@ -100,7 +104,7 @@ class ObservedStoreMaps(data.StoreMaps):
     def _maps(self, models: np.ndarray, theta: np.ndarray, phi: np.ndarray, r_half: np.ndarray,
               rng: np.random.Generator) -> np.ndarray:
         maps, _ = view_maps(self.pos[models], self.vel[models], theta, phi, r_half, self.observation,
-                            self.map_spec, rng,
+                            self.map_spec, rng, valid=self.valid[models],
                             disk_size_kpc=None if self.disk_size_kpc is None else self.disk_size_kpc[models])
         return np.asarray(maps[:, self._channels], dtype=np.float32)
 
@@ -129,13 +133,9 @@ class ObservedStoreMaps(data.StoreMaps):
         return maps, r_half
 
 
-def iterate_view_batches(source: ObservedStoreMaps, images: np.ndarray, batch_size: int, steps: int, *,
-                         seed: int = 0, epoch: int = 0, worker: int = 0, noise_kms: float = 0.0
-                         ) -> Iterator[tuple[Any, np.ndarray]]:
-    """``steps`` batches of fresh views of the models of ``images`` ((model, angle) rows; the angles are
-    not used): x (b, npix, npix, channels) float32 net inputs, y (b, 1) labels; ``((x, log10 R_half), y)``
-    when the net takes the scale (``source.image_scale`` set). Every model is drawn equally often (a new
-    permutation of the models each pass)."""
+def _epoch_views(source: ObservedStoreMaps, images: np.ndarray, batch_size: int, steps: int, seed: int,
+                 epoch: int, worker: int, noise_kms: float) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """The batches of one epoch as (net inputs x, model indices, R_half of the views)."""
     check_range("learn", "batch_size", batch_size, 1, 1_000_000)
     check_range("learn", "steps", steps, 1, 10**9)
     check_range("learn", "noise_kms", noise_kms, 0.0, 1000.0)
@@ -146,24 +146,117 @@ def iterate_view_batches(source: ObservedStoreMaps, images: np.ndarray, batch_si
     rng = np.random.default_rng([seed, epoch, worker, VIEW_STREAM])
     n = steps * batch_size
     order = np.concatenate([rng.permutation(models) for _ in range(-(-n // len(models)))])[:n]
-    with_scale = getattr(source, "image_scale", None) is not None
     for step in range(steps):
         rows = order[step * batch_size:(step + 1) * batch_size]
         maps, r_half = source.fresh_views(rows, rng)
         if noise_kms > 0:
             maps = maps + rng.normal(0.0, noise_kms, size=maps.shape).astype(np.float32)
-        x = data.maps_to_inputs(maps)
-        y = source.labels[rows, None].astype(np.float32)
-        yield ((x, np.log10(r_half)[:, None].astype(np.float32)) if with_scale else x), y
+        yield data.maps_to_inputs(maps), rows, r_half
+
+
+def _with_targets(source: data.StoreMaps, x: np.ndarray, rows: np.ndarray, r_half: np.ndarray
+                  ) -> tuple[Any, np.ndarray]:
+    """``(x, y)``, or ``((x, log10 R_half), y)`` when the net takes the scale (``source.image_scale``)."""
+    y = source.labels[rows, None].astype(np.float32)
+    if getattr(source, "image_scale", None) is not None:
+        return (x, np.log10(r_half)[:, None].astype(np.float32)), y
+    return x, y
+
+
+def iterate_view_batches(source: ObservedStoreMaps, images: np.ndarray, batch_size: int, steps: int, *,
+                         seed: int = 0, epoch: int = 0, worker: int = 0, noise_kms: float = 0.0
+                         ) -> Iterator[tuple[Any, np.ndarray]]:
+    """``steps`` batches of fresh views of the models of ``images`` ((model, angle) rows; the angles are
+    not used): x (b, npix, npix, channels) float32 net inputs, y (b, 1) labels; ``((x, log10 R_half), y)``
+    when the net takes the scale (``source.image_scale`` set). Every model is drawn equally often (a new
+    permutation of the models each pass)."""
+    for x, rows, r_half in _epoch_views(source, images, batch_size, steps, seed, epoch, worker, noise_kms):
+        yield _with_targets(source, x, rows, r_half)
+
+
+#: The background process's own ObservedStoreMaps (made once by its initializer).
+_PROCESS_SOURCE: ObservedStoreMaps | None = None
+
+
+def _init_process(path: str, channels: int, observation: ObservationSpec, seed: int) -> None:
+    global _PROCESS_SOURCE
+    import os
+
+    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ.setdefault(var, "1")
+    _PROCESS_SOURCE = ObservedStoreMaps(path, channels, observation, seed)
+
+
+def _whole_epoch(images: np.ndarray, batch_size: int, steps: int, seed: int, epoch: int, worker: int,
+                 noise_kms: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    parts = list(_epoch_views(_PROCESS_SOURCE, images, batch_size, steps, seed, epoch, worker, noise_kms))
+    return tuple(np.concatenate([p[k] for p in parts]) for k in range(3))
+
+
+class EpochMaker:
+    """Makes whole epochs of fresh views in one background process (one core), an epoch ahead.
+
+    The batches are those of :func:`iterate_view_batches`, bit for bit; they reach TensorFlow as arrays
+    (``from_tensor_slices``), so no Python runs per training step and the map making never holds the
+    training process's GIL. Memory: two epochs of inputs (``steps * batch_size * npix^2 * channels * 4``
+    bytes each).
+    """
+
+    def __init__(self, source: ObservedStoreMaps) -> None:
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+
+        self._pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"),
+                                         initializer=_init_process,
+                                         initargs=(str(source.path), len(source.channel_names),
+                                                   source.observation, source.seed))
+        # the process ends when the source is dropped (an epoch made ahead and never asked for is dropped)
+        self._finalizer = weakref.finalize(source, self._pool.shutdown, wait=False, cancel_futures=True)
+        self._ahead: tuple[np.ndarray, tuple, Any] | None = None
+
+    def epoch(self, images: np.ndarray, batch_size: int, steps: int, seed: int, epoch: int, worker: int,
+              noise_kms: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(x, model indices, R_half) of one epoch; the next epoch starts in the background."""
+        images = np.asarray(images)
+        params = (batch_size, steps, seed, epoch, worker, noise_kms)
+        ahead, self._ahead = self._ahead, None
+        if ahead is not None and ahead[0] is images and ahead[1] == params:
+            future = ahead[2]
+        else:
+            if ahead is not None:
+                ahead[2].cancel()
+            future = self._pool.submit(_whole_epoch, images, *params)
+        result = future.result()
+        following = (batch_size, steps, seed, epoch + 1, worker, noise_kms)
+        self._ahead = (images, following, self._pool.submit(_whole_epoch, images, *following))
+        return result
+
+    def close(self) -> None:
+        """Stop the background process (an epoch made ahead is dropped)."""
+        self._ahead = None
+        self._finalizer()
 
 
 def training_dataset(source: ObservedStoreMaps, images: np.ndarray, batch_size: int, steps: int, *,
-                     seed: int, epoch: int, worker: int, noise_kms: float = 0.0, cache_mb: float = 256.0) -> Any:
-    """A ``tf.data.Dataset`` of one epoch's fresh-view batches (:func:`iterate_view_batches`), prefetched;
-    the signature of :func:`gcs_hpc.learn.data.training_dataset` (``cache_mb`` is not used)."""
+                     seed: int, epoch: int, worker: int, noise_kms: float = 0.0, cache_mb: float = 256.0,
+                     background: bool = True) -> Any:
+    """A ``tf.data.Dataset`` of one epoch's fresh-view batches (:func:`iterate_view_batches`); the
+    signature of :func:`gcs_hpc.learn.data.training_dataset` (``cache_mb`` is not used).
+
+    With ``background`` (default) the epoch is made by the source's :class:`EpochMaker` (a background
+    process, one epoch ahead); otherwise by a generator on the tf.data thread, prefetched.
+    """
     from gcs_hpc.learn import require_tensorflow
 
     tf = require_tensorflow()
+    if background:
+        maker = getattr(source, "epoch_maker", None)
+        if maker is None:
+            maker = source.epoch_maker = EpochMaker(source)
+        x, rows, r_half = maker.epoch(images, batch_size, steps, seed, epoch, worker, noise_kms)
+        source.models_read.update(int(m) for m in np.unique(rows))
+        inputs, y = _with_targets(source, x, rows, r_half)
+        return tf.data.Dataset.from_tensor_slices((inputs, y)).batch(batch_size).prefetch(2)
     shape = (batch_size, source.npix, source.npix, len(source.channel_names))
 
     def gen() -> Iterator[tuple[Any, np.ndarray]]:

@@ -189,15 +189,15 @@ class SkyViews:
     interloper: Any
 
 
-def _velocity_errors(obs: ObservationSpec, shape: tuple[int, ...], rng: np.random.Generator) -> np.ndarray:
+def _velocity_errors(obs: ObservationSpec, n: int, rng: np.random.Generator) -> np.ndarray:
     if obs.v_err == "lognormal":
-        return obs.v_err_median_kms * 10.0 ** (obs.v_err_spread_dex * rng.standard_normal(shape))
-    return rng.uniform(obs.v_err_range_kms[0], obs.v_err_range_kms[1], shape)
+        return obs.v_err_median_kms * np.exp((obs.v_err_spread_dex * math.log(10.0)) * rng.standard_normal(n))
+    return rng.uniform(obs.v_err_range_kms[0], obs.v_err_range_kms[1], n)
 
 
 def observe_views(pos_kpc: Any, vel_kms: Any, theta_deg: Any, phi_deg: Any, r_half_kpc: Any,
                   fov_half_kpc: Any, obs: ObservationSpec, rng: np.random.Generator,
-                  xp: ModuleType = np) -> SkyViews:
+                  xp: ModuleType = np, valid: Any = None) -> SkyViews:
     """One observation draw per view (module notes, steps 1-5).
 
     Parameters
@@ -216,25 +216,33 @@ def observe_views(pos_kpc: Any, vel_kms: Any, theta_deg: Any, phi_deg: Any, r_ha
         The observation model.
     rng
         The random draws (NumPy, also for CuPy arrays).
+    valid
+        Optional boolean (n_views, n_gc) of the real GCs, when the caller has already replaced the
+        padding by finite values (saves the NaN scan: :class:`gcs_hpc.learn.views.ObservedStoreMaps`).
     """
     pos = xp.asarray(pos_kpc, dtype=xp.float64)
     vel = xp.asarray(vel_kms, dtype=xp.float64)
     if pos.ndim != 3 or pos.shape[-1] != 3 or vel.shape != pos.shape:
         raise ValueError(f"observe_views: pos_kpc {pos.shape} and vel_kms {vel.shape} must both have shape "
                          "(n_views, n_gc, 3)")
-    valid = xp.all(xp.isfinite(pos), axis=2) & xp.all(xp.isfinite(vel), axis=2)
-    pos = xp.where(valid[..., None], pos, 0.0)
-    vel = xp.where(valid[..., None], vel, 0.0)
+    if valid is None:
+        valid = xp.all(xp.isfinite(pos), axis=2) & xp.all(xp.isfinite(vel), axis=2)
+        pos = xp.where(valid[..., None], pos, 0.0)
+        vel = xp.where(valid[..., None], vel, 0.0)
+    else:
+        valid = xp.asarray(valid, dtype=bool)
+        if valid.shape != pos.shape[:2]:
+            raise ValueError(f"observe_views: valid has shape {valid.shape}; allowed: {pos.shape[:2]}")
     x, y, v = project_each(pos, vel, theta_deg, phi_deg, xp=xp)
     n_views, n_gc = x.shape
     unit = xp.asarray(r_half_kpc, dtype=xp.float64) if obs.radius_unit == "R_half" else xp.ones(n_views)
     r_in = obs.r_inner * unit
     eligible = valid
     if obs.r_inner > 0 or obs.r_outer is not None:
-        radius = xp.hypot(x, y)
-        eligible = eligible & (radius >= r_in[:, None])
+        radius2 = x * x + y * y
+        eligible = eligible & (radius2 >= (r_in**2)[:, None])
         if obs.r_outer is not None:
-            eligible = eligible & (radius <= (obs.r_outer * unit)[:, None])
+            eligible = eligible & (radius2 <= ((obs.r_outer * unit) ** 2)[:, None])
     seen = eligible
     if obs.n_gc is not None:
         n_avail = xp.sum(eligible, axis=1)
@@ -245,31 +253,38 @@ def observe_views(pos_kpc: Any, vel_kms: Any, theta_deg: Any, phi_deg: Any, r_ha
         seen = eligible & (keys <= kth) & (n_take > 0)[:, None]
     interloper = xp.zeros_like(seen)
     if obs.interloper_fraction > 0:
+        # draws for the interlopers only (a few percent of the GCs), in row-major order of the views
         interloper = seen & xp.asarray(rng.random((n_views, n_gc)) < obs.interloper_fraction)
+        k = int(xp.sum(interloper))
         r_out = (obs.r_outer * unit if obs.r_outer is not None
-                 else math.sqrt(2.0) * xp.asarray(fov_half_kpc, dtype=xp.float64))[:, None]
-        r_new = xp.sqrt(r_in[:, None] ** 2 + xp.asarray(rng.random((n_views, n_gc)))
-                        * (r_out ** 2 - r_in[:, None] ** 2))
-        angle = xp.asarray(rng.uniform(0.0, 2.0 * np.pi, (n_views, n_gc)))
-        v_new = xp.asarray(rng.normal(0.0, obs.interloper_sigma_kms, (n_views, n_gc)))
-        x = xp.where(interloper, r_new * xp.cos(angle), x)
-        y = xp.where(interloper, r_new * xp.sin(angle), y)
-        v = xp.where(interloper, v_new, v)
+                 else math.sqrt(2.0) * xp.asarray(fov_half_kpc, dtype=xp.float64))
+        view = xp.nonzero(interloper)[0]
+        r_lo2, r_hi2 = r_in[view] ** 2, r_out[view] ** 2
+        r_new = xp.sqrt(r_lo2 + xp.asarray(rng.random(k)) * (r_hi2 - r_lo2))
+        angle = xp.asarray(rng.uniform(0.0, 2.0 * np.pi, k))
+        x, y, v = x.copy(), y.copy(), v.copy()
+        x[interloper] = r_new * xp.cos(angle)
+        y[interloper] = r_new * xp.sin(angle)
+        v[interloper] = xp.asarray(rng.normal(0.0, obs.interloper_sigma_kms, k))
     err = None
     if obs.v_err != "none":
-        err = xp.asarray(_velocity_errors(obs, (n_views, n_gc), rng))
-        v = v + err * xp.asarray(rng.standard_normal((n_views, n_gc)))
+        # errors of the seen GCs only (the others are ignored by the binning); 0 elsewhere
+        k = int(xp.sum(seen))
+        err = xp.zeros((n_views, n_gc))
+        err[seen] = xp.asarray(_velocity_errors(obs, k, rng))
+        v = v.copy()
+        v[seen] += err[seen] * xp.asarray(rng.standard_normal(k))
     return SkyViews(x, y, v, err, seen, interloper)
 
 
 def view_maps(pos_kpc: Any, vel_kms: Any, theta_deg: Any, phi_deg: Any, r_half_kpc: Any,
               obs: ObservationSpec, map_spec: MapSpec, rng: np.random.Generator, *,
-              disk_size_kpc: Any = None, xp: ModuleType = np) -> tuple[Any, Any]:
+              disk_size_kpc: Any = None, xp: ModuleType = np, valid: Any = None) -> tuple[Any, Any]:
     """Maps of many views under the observation model: :func:`observe_views`, then :func:`sky_maps`.
 
     Parameters
     ----------
-    pos_kpc, vel_kms, theta_deg, phi_deg, r_half_kpc, obs, rng, xp
+    pos_kpc, vel_kms, theta_deg, phi_deg, r_half_kpc, obs, rng, xp, valid
         As :func:`observe_views`.
     map_spec
         The maps' definition (``obs.map_spec(store_map_spec)``).
@@ -287,6 +302,6 @@ def view_maps(pos_kpc: Any, vel_kms: Any, theta_deg: Any, phi_deg: Any, r_half_k
     unit = np.broadcast_to(np.asarray(fov_unit_kpc(map_spec, r_half, disk_size_kpc), dtype=np.float64),
                            r_half.shape)
     sky = observe_views(pos_kpc, vel_kms, theta_deg, phi_deg, r_half, 0.5 * map_spec.fov * unit, obs, rng,
-                        xp=xp)
+                        xp=xp, valid=valid)
     return sky_maps(sky.x_kpc, sky.y_kpc, sky.v_kms, map_spec, xp.asarray(unit), sky.v_err_kms, sky.seen,
                     xp=xp)
