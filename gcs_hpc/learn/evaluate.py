@@ -275,8 +275,8 @@ def evaluate(store: str | Path, model: str | Path, out: str | Path,
     return metrics
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """CLI entry point; returns the exit status (2 for bad input, with the reason on stderr)."""
+def build_parser() -> argparse.ArgumentParser:
+    """The command-line interface."""
     p = argparse.ArgumentParser(prog="python -m gcs_hpc.learn.evaluate", description=__doc__.split("\n")[0])
     p.add_argument("--store", required=True)
     p.add_argument("--model", required=True, help="folder written by python -m gcs_hpc.learn.train")
@@ -285,7 +285,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--ood-store", default=None,
                    help="second store (e.g. galaxies outside the training ranges) for calibration and "
                         "OOD flags")
-    args = p.parse_args(argv)
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """CLI entry point; returns the exit status (2 for bad input, with the reason on stderr)."""
+    args = build_parser().parse_args(argv)
     try:
         m = evaluate(args.store, args.model, args.out, args.compare, args.ood_store)
     except GcsError as exc:
