@@ -16,8 +16,10 @@ uses x = west (minus east) and y = north, or, when the galaxy's position angle i
 ``align_major_axis`` is set, x along the major axis (as the simulated disks, whose plane contains
 ``e_x``), mirrored the same way. Velocities are recession velocities relative to the galaxy in both.
 
-Per-GC velocity errors go to :func:`gcs_hpc.maps.bin_projected`, which removes them from sigma in
-quadrature.
+The binning is :func:`gcs_hpc.maps.observation.sky_maps`, the very call that makes the simulated maps
+of training views under an observation model (:func:`gcs_hpc.maps.view_maps`): simulated and observed
+maps come from one code. Per-GC velocity errors go with it (:func:`gcs_hpc.maps.bin_projected` removes
+them from sigma in quadrature, as for simulated views with errors).
 
 Empty pixels (no GC within the smoothing kernel, exactly those :func:`~gcs_hpc.maps.bin_projected` fills)
 follow Kaur et al. (2021, section 4.1): T1, T2, T3 put 0, 50 and 100 km/s into both channels, T4
@@ -34,7 +36,7 @@ from scipy.interpolate import griddata
 
 from gcs_hpc.config import check_choice
 from gcs_hpc.errors import CatalogError, ConfigError
-from gcs_hpc.maps import bin_projected, pixel_centres, smoothing_kernel
+from gcs_hpc.maps import pixel_centres, sky_maps, smoothing_kernel
 from gcs_hpc.observe.galaxies import Galaxy
 from gcs_hpc.observe.project import ProjectedGCs
 from gcs_hpc.specs import MapSpec
@@ -170,5 +172,5 @@ def make_observed_maps(gcs: ProjectedGCs, galaxy: Galaxy, map_spec: MapSpec, *,
         raise CatalogError(f"galaxy {galaxy.name}: {n_in} of {len(gcs)} GCs lie inside the field of view "
                            f"({map_spec.fov} {map_spec.fov_unit} = {2 * half:.3g} kpc wide); a map needs at "
                            f">= {min_gcs} (allowed: --min-gcs lower, or a wider field)")
-    maps, counts = bin_projected(x_map, y_map, gcs.v_los_kms, map_spec, scale, v_err_kms=gcs.v_err_kms)
+    maps, counts = sky_maps(x_map, y_map, gcs.v_los_kms, map_spec, scale, v_err_kms=gcs.v_err_kms)
     return ObservedMaps(np.asarray(maps), np.asarray(counts), map_spec, scale, n_in)

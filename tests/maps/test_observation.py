@@ -224,3 +224,26 @@ def test_stored_angle_maps_from_the_stored_phase_space_equal_the_campaigns(tmp_p
 def test_ideal_spec_fields_are_the_defaults():
     assert IDEAL.is_ideal
     assert not dataclasses.replace(IDEAL, interloper_fraction=0.01).is_ideal
+
+
+def test_a_real_catalogue_and_a_simulated_view_of_the_same_gcs_give_the_same_map():
+    """observe's map of a catalogue equals view_maps of a phase space holding the same GCs seen face-on
+    (theta = 0, phi = 0: sky x = pos_y, y = -pos_x, v_los = -vel_z): one map maker for both."""
+    from gcs_hpc.observe.galaxies import Galaxy
+    from gcs_hpc.observe.observed_maps import make_observed_maps
+    from gcs_hpc.observe.project import ProjectedGCs
+
+    galaxy = Galaxy("NGC 1", distance_mpc=10.0, v_sys_kms=1000.0, ra_deg=150.0, dec_deg=10.0,
+                    r_eff_arcsec=41.25)
+    rng = np.random.default_rng(21)
+    x_east, y_north = rng.normal(0.0, 3.0, (2, 150))
+    v_los = rng.normal(0.0, 120.0, 150)
+    spec = MapSpec(npix=10, fov=6.0, fov_unit="R_half", smoothing=0.6)
+    observed = make_observed_maps(ProjectedGCs(x_east, y_north, v_los, np.zeros(150)), galaxy, spec)
+    x_map, y_map = -x_east, y_north  # the observed map's axes (observe.observed_maps notes)
+    pos = np.stack([-y_map, x_map, np.zeros(150)], axis=1)
+    vel = np.stack([np.zeros(150), np.zeros(150), -v_los], axis=1)
+    maps, counts = view_maps(pos[None], vel[None], [0.0], [0.0], [galaxy.r_eff_kpc], IDEAL, spec,
+                             np.random.default_rng(0))
+    np.testing.assert_array_equal(counts[0], observed.counts)
+    np.testing.assert_allclose(maps[0], observed.maps, rtol=1e-6, atol=1e-4)
