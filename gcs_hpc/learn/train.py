@@ -162,6 +162,21 @@ def _check_resume(cfg: TrainConfig, out: Path) -> None:
                           f"--out or the same options to resume")
 
 
+def seed_dropout(model: Any, seed: int, epoch: int) -> None:
+    """Set every random-number state of ``model`` (Keras ``SeedGenerator``: the dropout layers) from
+    (``seed``, ``epoch``, its index).
+
+    The dropout masks of an epoch then depend on nothing but the run's seed and the epoch number, like
+    its shuffle and noise (:func:`gcs_hpc.learn.data.training_dataset`): a run resumed from a checkpoint
+    (which holds the weights, the optimizer state and the epoch counter, not these states) continues
+    exactly as the uninterrupted run would have.
+    """
+    states = [v for v in model.non_trainable_variables if v.path.endswith("seed_generator_state")]
+    for i, state in enumerate(states):
+        base = int(np.random.SeedSequence([seed, epoch, i]).generate_state(1)[0] % (2**31 - 1))
+        state.assign(np.array([base, 0], dtype=state.dtype))
+
+
 def _setup_tensorflow(cfg: TrainConfig, cluster: WorkerCluster) -> tuple[Any, Any]:
     from gcs_hpc.learn import require_tensorflow
 
@@ -241,6 +256,7 @@ def train(cfg: TrainConfig, cluster: WorkerCluster | None = None, log: Any = pri
     history_path = out / "logs" / f"worker-{worker}.jsonl"
     for epoch in range(resumed_from, cfg.epochs):
         t0 = time.perf_counter()
+        seed_dropout(model, cfg.seed, epoch)
         dataset = views.dataset_for(source)(source, my_images, cfg.batch_size, steps, seed=cfg.seed,
                                         epoch=epoch, worker=worker, noise_kms=cfg.noise_kms,
                                         cache_mb=cfg.cache_mb)

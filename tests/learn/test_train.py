@@ -1,4 +1,5 @@
-"""Training for real: two workers on localhost train one net together; a killed run resumes."""
+"""Training for real: two workers on localhost train one net together; a killed run resumes and ends with
+weights bit-identical to an uninterrupted run."""
 
 from __future__ import annotations
 
@@ -87,6 +88,16 @@ def test_killed_training_resumes_from_its_checkpoint(learn_store: Path, tmp_path
     assert history[-1]["epoch"] == 6 and (out / "model.keras").is_file()
     before = [r["loss"] for r in history if r["resumed_from"] == 0 and r["epoch"] <= k]
     assert np.mean([r["loss"] for r in after]) < before[0]  # not a restart from random weights
+    # and exactly where an uninterrupted run ends (same threads): shuffle, noise and dropout of each epoch
+    # come from (seed, epoch), weights and optimizer state from the checkpoint
+    straight_out = tmp_path / "straight"
+    straight = start_train(args[:9] + [str(straight_out)] + args[10:])
+    text = straight.communicate(timeout=SUBPROCESS_TIMEOUT_S)[0]
+    assert straight.returncode == 0, text
+    digests = [json.loads((o / "metadata.json").read_text())["weights_sha256"] for o in (out, straight_out)]
+    assert digests[0] == digests[1]
+    straight_losses = [r["loss"] for r in _history(straight_out, 0)]
+    assert [r["loss"] for r in after] == straight_losses[k:]
 
 
 def test_same_seed_and_config_give_identical_weights(learn_store: Path, tmp_path: Path) -> None:
