@@ -139,7 +139,7 @@ def test_training_with_an_observation_model_records_it(phase_store, tmp_path):
                       observation=str(SLUGGS), scale_input=False)
     summary = train(cfg, log=lambda m: None)
     meta = json.loads((out / "metadata.json").read_text())
-    assert meta["observation"]["name"] == "sluggs" and meta["observation"]["n_gc"] == [20, 400]
+    assert meta["observation"]["name"] == "sluggs" and meta["observation"]["n_gc"] == [20, 330]
     assert meta["map_spec"]["fov_unit"] == "R_half" and meta["map_spec"]["fov"] == 8.0
     history = [json.loads(line) for line in (out / "logs" / "worker-0.jsonl").read_text().splitlines()]
     assert len(history) == 2 and all(np.isfinite(h["loss"]) for h in history)
