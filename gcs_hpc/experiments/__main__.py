@@ -5,6 +5,7 @@
     python -m gcs_hpc.experiments report                       # docs/results.md and docs/figures/*.png
     python -m gcs_hpc.experiments list                         # the experiments and their stores
     python -m gcs_hpc.experiments probe --preset paper         # time one paper-preset model (compute)
+    python -m gcs_hpc.experiments workstation all              # ~2000 relaxed models, curves, SLUGGS
 
 Exit status: 0 done, 2 bad input (nothing run), 1 a stage failed (the message says which; rerun to
 resume: finished stores and nets are reused).
@@ -48,6 +49,21 @@ def build_parser() -> argparse.ArgumentParser:
     pr.add_argument("--t-probe", type=float, default=0.03, help="simulated time to run (simulation units)")
     pr.add_argument("--backend", default="tree", choices=tuple(GRAVITY_BACKENDS))
     pr.add_argument("--runs", default="runs")
+    ws = sub.add_parser("workstation", help="the workstation scale (issue 16): relaxed campaigns, learning "
+                                            "curves, SLUGGS, resolution check, its section of the report")
+    ws.add_argument("stage", choices=("campaign", "analyse", "report", "all"))
+    ws.add_argument("--runs", default="runs")
+    ws.add_argument("--no-quick", action="store_true", help="campaign: skip the quick-preset twin store")
+    ws.add_argument("--sizes", type=int, nargs="+", default=[50, 100, 200, 500, 1000, 2000],
+                    help="training galaxies of the learning curve (the whole pool is added)")
+    ws.add_argument("--members", type=int, default=3, help="nets per ensemble")
+    ws.add_argument("--steps", type=int, default=3000, help="optimiser steps per net")
+    ws.add_argument("--views", type=int, default=4, help="held-out views per galaxy")
+    ws.add_argument("--train-views", type=int, help="observation-model views per training galaxy")
+    ws.add_argument("--max-models", type=int, help="use at most this many done models")
+    ws.add_argument("--observation", help="observation model YAML (default configs/observation/sluggs.yaml)")
+    ws.add_argument("--data", default="../shared/data", help="folder of the SLUGGS files")
+    ws.add_argument("--out", default="docs/results.md")
     ls = sub.add_parser("list", help="list the experiments and the store each uses")
     ls.add_argument("--scale", default="laptop", choices=SCALES)
     return p
@@ -83,6 +99,11 @@ def main(argv: Sequence[str] | None = None) -> int:
                    if (p["preset"], p["kind"]) != (args.preset, args.kind)]
             path.write_text(json.dumps(old + [result], indent=1))
             print(json.dumps(result))
+            return EXIT_OK
+        if args.command == "workstation":
+            from gcs_hpc.experiments.workstation import main_stage
+
+            main_stage(args, log=lambda m: print(m, flush=True))
             return EXIT_OK
         if args.command == "report":
             from gcs_hpc.experiments.report import write_report

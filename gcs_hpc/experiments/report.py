@@ -363,5 +363,10 @@ def write_report(runs: Path, scale: str, out: Path) -> Path:
         *[f"- [{Path(p).stem}]({p})" for p in copied],
         "",
     ]
+    from gcs_hpc.experiments.workstation_report import BEGIN, END
+
+    old = out.read_text() if out.is_file() else ""
+    if BEGIN in old and END in old:  # keep the workstation section (python -m gcs_hpc.experiments workstation)
+        lines += ["", old[old.index(BEGIN):old.index(END) + len(END)]]
     out.write_text("\n".join(lines))
     return out

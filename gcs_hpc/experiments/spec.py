@@ -23,8 +23,10 @@ from gcs_hpc.config import check_choice, check_range, load_yaml, spec_from_mappi
 from gcs_hpc.errors import ConfigError
 from gcs_hpc.shipped import shipped_config_dir
 
-#: Scales an experiment file may define; ``laptop`` and ``paper`` are required.
-SCALES = ("test", "laptop", "paper")
+#: Scales an experiment file may define; ``laptop`` and ``paper`` are required. ``workstation``: fully
+#: relaxed tiny-preset runs (disks to t = 5, mergers to t = 20) at ~2000 models, hours on 2 cores
+#: (gcs_hpc.experiments.workstation).
+SCALES = ("test", "laptop", "workstation", "paper")
 REQUIRED_SCALES = ("laptop", "paper")
 NETS = ("conv2", "conv4")  # gcs_hpc.learn.nets.ARCHITECTURES (not imported: it is TensorFlow's room)
 CHANNELS = (1, 2)
@@ -177,7 +179,7 @@ class ExperimentSpec:
         missing = [s for s in REQUIRED_SCALES if s not in self.scales]
         if missing:
             raise ConfigError(f"experiment.scales lacks {', '.join(missing)}; required: "
-                              f"{', '.join(REQUIRED_SCALES)} (optional: test)")
+                              f"{', '.join(REQUIRED_SCALES)} (optional: test, workstation)")
         if "suite" in self.splits and "unknown" not in self.suites:
             raise ConfigError("experiment.splits has 'suite' (test on the unknown suite) but "
                               "experiment.suites has no 'unknown' suite")
