@@ -83,7 +83,8 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--n-models", type=int, default=40)
     p.add_argument("--batch-size", type=int, default=32)
-    p.add_argument("--steps", type=int, default=60, help="batches per measurement (at most n_models * 100 / batch)")
+    p.add_argument("--steps", type=int, default=60,
+                   help="batches per measurement (at most n_models * 100 / batch)")
     p.add_argument("--tf-threads", type=int, default=1,
                    help="TensorFlow intra/inter-op threads of the training step (0: its default, all cores)")
     args = p.parse_args(argv)
@@ -145,7 +146,8 @@ def main(argv: list[str] | None = None) -> int:
         consume = run(memory)
         threads = args.tf_threads or "all"
         print(f"consumer: conv2 training step ({threads} TensorFlow threads): {consume:9.0f} images/s; "
-              f"producer margin sluggs {rates['sluggs'] / consume:.1f}x, ideal {rates['ideal'] / consume:.1f}x")
+              f"producer margin sluggs {rates['sluggs'] / consume:.1f}x, "
+              f"ideal {rates['ideal'] / consume:.1f}x")
         source = views.ObservedStoreMaps(path, 2, OBSERVATIONS["sluggs"])
         # the background process starts (imports, loads the phase space) and makes epoch 0 before timing
         views.training_dataset(source, images, b, steps + 1, seed=0, epoch=0, worker=0)
@@ -153,8 +155,9 @@ def main(argv: list[str] | None = None) -> int:
         memory_runs = [consume]
         for epoch in (1, 2):  # alternate, so that load changes hit all alike
             for background in (True, False):
-                fed[background].append(run(views.training_dataset(source, images, b, steps + 1, seed=0,
-                                                                  epoch=epoch, worker=0, background=background)))
+                dataset = views.training_dataset(source, images, b, steps + 1, seed=0, epoch=epoch, worker=0,
+                                                 background=background)
+                fed[background].append(run(dataset))
             memory_runs.append(run(memory))
         memory_rate = float(np.mean(memory_runs))
         for background, label in ((True, "background process"), (False, "tf.data generator thread")):

@@ -134,7 +134,8 @@ class ObservedStoreMaps(data.StoreMaps):
 
 
 def _epoch_views(source: ObservedStoreMaps, images: np.ndarray, batch_size: int, steps: int, seed: int,
-                 epoch: int, worker: int, noise_kms: float) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+                 epoch: int, worker: int, noise_kms: float
+                 ) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
     """The batches of one epoch as (net inputs x, model indices, R_half of the views)."""
     check_range("learn", "batch_size", batch_size, 1, 1_000_000)
     check_range("learn", "steps", steps, 1, 10**9)

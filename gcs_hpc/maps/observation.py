@@ -100,7 +100,8 @@ class ObservationSpec:
             check_interval("observation", "n_gc", self.n_gc, 1, 1_000_000)
             for i, v in enumerate(self.n_gc):
                 if isinstance(v, bool) or not isinstance(v, int):
-                    raise ConfigError(f"observation.n_gc[{i}] = {v!r} has the wrong type; expected an integer")
+                    raise ConfigError(f"observation.n_gc[{i}] = {v!r} has the wrong type; expected an "
+                                      "integer")
         check_choice("observation", "v_err", self.v_err, V_ERR_DISTRIBUTIONS)
         check_range("observation", "v_err_median_kms", self.v_err_median_kms, 0.0, 1000.0, low_open=True)
         check_range("observation", "v_err_spread_dex", self.v_err_spread_dex, 0.0, 2.0)

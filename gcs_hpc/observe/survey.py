@@ -95,7 +95,8 @@ def render(rows: Sequence[dict[str, Any]], catalog_path: str, galaxies_path: str
         "## Survey summary",
         "",
         f"- {stats['n_galaxies']} galaxies, {stats['n_gc_total']} GCs with velocities.",
-        f"- GCs per galaxy: min {q[0]:.0f}, 10% {q[1]:.0f}, median {q[2]:.0f}, 90% {q[3]:.0f}, max {q[4]:.0f}.",
+        f"- GCs per galaxy: min {q[0]:.0f}, 10% {q[1]:.0f}, median {q[2]:.0f}, 90% {q[3]:.0f}, "
+        f"max {q[4]:.0f}.",
         f"- Velocity errors: per-galaxy medians {stats['v_err_median_range_kms'][0]:.1f} to "
         f"{stats['v_err_median_range_kms'][1]:.1f} km/s (median {stats['median_v_err_median_kms']:.1f}); "
         f"spread of log10 error within a galaxy, median {stats['median_v_err_spread_dex']:.2f} dex.",
@@ -116,7 +117,8 @@ def render(rows: Sequence[dict[str, Any]], catalog_path: str, galaxies_path: str
         "|---|---|---|---|---|---|---|",
     ]
     for r in rows:
-        lines.append(f"| {r['galaxy']} | {r['n_gc']} | {r['v_err_median_kms']:.1f} | {r['v_err_spread_dex']:.2f} "
+        lines.append(f"| {r['galaxy']} | {r['n_gc']} | {r['v_err_median_kms']:.1f} "
+                     f"| {r['v_err_spread_dex']:.2f} "
                      f"| {r['r_eff_kpc']:.2f} | {r['r_min_kpc']:.1f} / {r['r_median_kpc']:.1f} / "
                      f"{r['r_max_kpc']:.1f} | {r['r_min_re']:.2f} / {r['r_median_re']:.2f} / "
                      f"{r['r_max_re']:.1f} |")

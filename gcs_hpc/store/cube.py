@@ -33,7 +33,8 @@ from gcs_hpc.errors import StoreError
 from gcs_hpc.specs import MapSpec, ModelSpec
 from gcs_hpc.store.labels import HI_KEY, LO_KEY, label_attrs
 from gcs_hpc.store.schema import (SCHEMA_VERSION, STATUS_DONE, STATUS_FAILED, STATUS_PENDING,
-                                  SUPPORTED_SCHEMA_VERSIONS, ArraySchema, array_dims, build_schema, dims_sizes)
+                                  SUPPORTED_SCHEMA_VERSIONS, ArraySchema, array_dims, build_schema,
+                                  dims_sizes)
 from gcs_hpc.store.summary import checked_summary
 from gcs_hpc.xp import to_numpy
 

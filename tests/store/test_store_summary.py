@@ -135,5 +135,6 @@ def test_unknown_schema_version_is_refused_by_name(tmp_path, models, map_spec, c
     path = tmp_path / "future.zarr"
     _create(path, build_schema(models, map_spec), {**_expected_attrs(models, map_spec, config_yaml),
                                                    "schema_version": 3})
-    with pytest.raises(StoreError, match="schema version 3, which this gcs_hpc .* does not read; allowed: 1, 2"):
+    with pytest.raises(StoreError, match="schema version 3, which this gcs_hpc .* does not read; "
+                                         "allowed: 1, 2"):
         create_store(path, models, map_spec, config_yaml)
