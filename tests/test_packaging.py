@@ -91,10 +91,16 @@ def test_tls_dry_run_passes_where_cryptography_is_installed(tmp_path):
 def test_wheel_installed_outside_the_repo_finds_its_configs(tmp_path):
     """A wheel (not an editable install) run from another folder finds the shipped cluster and
     experiment files inside the installed package."""
-    wheels, site, elsewhere = tmp_path / "wheels", tmp_path / "site", tmp_path / "elsewhere"
+    source, wheels = tmp_path / "source", tmp_path / "wheels"
+    site, elsewhere = tmp_path / "site", tmp_path / "elsewhere"
     elsewhere.mkdir()
+    # built from a copy: setuptools writes build/ and *.egg-info into the folder it builds
+    for name in ("gcs_hpc", "configs"):
+        shutil.copytree(REPO / name, source / name, ignore=shutil.ignore_patterns("__pycache__"))
+    for name in ("pyproject.toml", "setup.cfg", "README.md"):
+        shutil.copy2(REPO / name, source / name)
     build = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(wheels),
-                            str(REPO)], capture_output=True, text=True, timeout=600)
+                            str(source)], capture_output=True, text=True, timeout=600)
     assert build.returncode == 0, build.stderr
     (wheel,) = wheels.glob("gcs_hpc-*.whl")
     install = subprocess.run([sys.executable, "-m", "pip", "install", "--no-deps", "-q", "--target", str(site),

@@ -64,7 +64,7 @@ def test_unknown_cluster_name_or_missing_file():
 def test_slurm_job_script_carries_the_cluster_file(tmp_path):
     """The sbatch script dask-jobqueue would submit (scale 0: nothing is submitted)."""
     text = ("kind: slurm\nworkers: 1\nresources: {GPU: 1}\nbackend: cuda\n"
-            "dashboard_address: 127.0.0.1:0\n"
+            f"dashboard_address: 127.0.0.1:0\nsecurity_directory: {tmp_path / 'sec'}\n"
             "slurm:\n  cores: 4\n  processes: 1\n  memory: 8GiB\n  walltime: '01:00:00'\n"
             "  queue: gpu\n  account: proj42\n  job_extra_directives: ['--gres=gpu:1']\n"
             "  worker_extra_args: ['--lifetime', '55m', '--lifetime-stagger', '4m']\n")

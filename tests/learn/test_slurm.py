@@ -19,7 +19,8 @@ def test_train_job_runs_two_workers_from_the_srun_step(slurm: str, learn_store: 
                                                         tmp_path: Path, learn_env) -> None:
     out, logs = tmp_path / "run", tmp_path / "logs"
     cmd = ["sbatch", "--parsable", "--nodes=1", "--ntasks-per-node=2", "--cpus-per-task=1", "--mem=3G",
-           "--time=10", "--chdir", str(REPO), str(REPO / "jobs" / "train.sh"),
+           "--time=10", "--chdir", str(REPO), "--output", str(tmp_path / "slurm-%j.out"),
+           str(REPO / "jobs" / "train.sh"),
            "--store", str(learn_store), "--arch", "conv2", "--channels", "1", "--epochs", "1",
            "--batch-size", "8", "--out", str(out)]
     proc = subprocess.run(cmd, env=learn_env(GCS_LOG_DIR=str(logs)), capture_output=True, text=True,
