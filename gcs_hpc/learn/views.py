@@ -88,11 +88,9 @@ class ObservedStoreMaps(data.StoreMaps):
         self.phi = np.asarray(self.ds["phi"].values, dtype=np.float64)
         self.disk_size_kpc = None
         if self.map_spec.fov_unit == "R_d":
-            from gcs_hpc.galaxy import disk_size_kpc
-            from gcs_hpc.specs import GalaxySpec
+            from gcs_hpc.store.summary import read_disk_size
 
-            self.disk_size_kpc = np.array([disk_size_kpc(GalaxySpec(M_halo=float(m)))
-                                           for m in self.ds["M_halo"].values])
+            self.disk_size_kpc = read_disk_size(self.ds)
         self._channels = [CHANNELS.index(c) for c in self.channel_names]
 
     def _check_written(self, models: np.ndarray) -> None:

@@ -139,3 +139,13 @@ def read_phase_space(ds: Any, model: int) -> tuple[np.ndarray, np.ndarray]:
         raise StoreError(f"read_phase_space: model {model} has no GC phase space written (status "
                          f"{str(ds['status'].values[int(model)])!r})")
     return rows[:, :3], rows[:, 3:]
+
+
+def read_disk_size(ds: Any) -> np.ndarray:
+    """The initial stellar disk size R_d (kpc) of every model's (primary) galaxy, from its ``M_halo``
+    coordinate (the unit of maps with ``fov_unit = "R_d"``; :func:`gcs_hpc.galaxy.disk_size_kpc`)."""
+    from gcs_hpc.galaxy.models import disk_size_kpc
+    from gcs_hpc.specs import GalaxySpec
+
+    ds = _dataset(ds)
+    return np.array([disk_size_kpc(GalaxySpec(M_halo=float(m))) for m in ds["M_halo"].values])

@@ -157,3 +157,21 @@ def test_training_with_an_observation_model_records_it(phase_store, tmp_path):
 
 def test_observation_yaml_loads_for_views():
     assert load_observation(IDEAL).is_ideal
+
+
+def test_maps_in_disk_units_use_each_models_r_d(phase_store):
+    from gcs_hpc.galaxy import disk_size_kpc
+    from gcs_hpc.specs import GalaxySpec
+
+    obs = ObservationSpec(maps=MapSpec(fov=1.2, fov_unit="R_d", smoothing=0.12))
+    source = views.ObservedStoreMaps(phase_store, 2, obs)
+    m_halo = xr.open_zarr(phase_store).M_halo.values
+    np.testing.assert_allclose(source.disk_size_kpc,
+                               [disk_size_kpc(GalaxySpec(M_halo=float(m))) for m in m_halo])
+    maps = source.read_models([0])
+    pos, vel = source.pos[0], source.vel[0]
+    valid = source.valid[0]
+    ref, _ = view_maps(np.repeat(pos[None], 8, 0), np.repeat(vel[None], 8, 0), source.theta, source.phi,
+                       source.r_half[0], ObservationSpec(), obs.maps, np.random.default_rng(0),
+                       disk_size_kpc=np.full(8, source.disk_size_kpc[0]), valid=np.repeat(valid[None], 8, 0))
+    np.testing.assert_array_equal(maps[0], ref)
