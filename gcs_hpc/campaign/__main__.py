@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Sequence
 
 from gcs_hpc.backends import BACKEND_CHOICES
+from gcs_hpc.cli import with_help_defaults
 from gcs_hpc.errors import ConfigError, StoreError
 
 DEFAULT_STORE = "gcs_campaign.zarr"
@@ -57,10 +58,10 @@ def build_parser() -> argparse.ArgumentParser:
                         "refuses an existing store (default: resume when the store exists)")
     p.add_argument("--max-failures", type=int, metavar="N",
                    help="stop after N models failed (default: max(10, n_models // 10))")
-    p.add_argument("--seed", type=int, help="campaign seed (overrides the config's)")
-    p.add_argument("--preset", help="resolution preset: tiny, quick, paper (overrides the config's)")
+    p.add_argument("--seed", type=int, help="campaign seed (default: the config's)")
+    p.add_argument("--preset", help="resolution preset: tiny, quick, paper (default: the config's)")
     p.add_argument("--backend", choices=BACKEND_CHOICES,
-                   help="N-body backend of the workers (overrides the cluster file's)")
+                   help="N-body backend of the workers (default: the cluster file's)")
     p.add_argument("--progress-interval", type=float, default=30.0, metavar="S",
                    help="seconds between progress lines when not on a terminal (default 30)")
     p.add_argument("--log-dir", default="logs", metavar="DIR",
@@ -74,7 +75,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="check that every done model of --store holds readable maps and counts (a deleted "
                         "or damaged chunk), set broken ones back to pending, report them and exit; rerun "
                         "to compute them again (a resume runs the same check; default: off)")
-    return p
+    return with_help_defaults(p)
 
 
 def _check_args(args: argparse.Namespace) -> None:

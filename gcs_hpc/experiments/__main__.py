@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Sequence
 
 from gcs_hpc.backends import GRAVITY_BACKENDS
+from gcs_hpc.cli import with_help_defaults
 from gcs_hpc.errors import GcsError
 from gcs_hpc.experiments.spec import SCALES
 
@@ -39,20 +40,20 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--scale", required=True, choices=SCALES, help="sizes to run at (test, laptop, paper)")
     r.add_argument("--runs", default="runs", help="folder for stores, nets and results (default ./runs)")
     rep = sub.add_parser("report", help="write the results report from a runs folder")
-    rep.add_argument("--scale", default="laptop", choices=SCALES)
-    rep.add_argument("--runs", default="runs")
+    rep.add_argument("--scale", default="laptop", choices=SCALES, help="sizes whose results to report")
+    rep.add_argument("--runs", default="runs", help="folder the runs wrote")
     rep.add_argument("--out", default="docs/results.md", help="Markdown report (figures go beside it)")
     pr = sub.add_parser("probe", help="time one model of a preset (build + a few N-body steps) for the "
                                       "report's paper-scale compute estimate")
-    pr.add_argument("--preset", default="paper", choices=("tiny", "quick", "paper"))
-    pr.add_argument("--kind", default="disk", choices=("disk", "merger"))
+    pr.add_argument("--preset", default="paper", choices=("tiny", "quick", "paper"), help="resolution preset")
+    pr.add_argument("--kind", default="disk", choices=("disk", "merger"), help="model kind")
     pr.add_argument("--t-probe", type=float, default=0.03, help="simulated time to run (simulation units)")
-    pr.add_argument("--backend", default="tree", choices=tuple(GRAVITY_BACKENDS))
-    pr.add_argument("--runs", default="runs")
+    pr.add_argument("--backend", default="tree", choices=tuple(GRAVITY_BACKENDS), help="N-body backend")
+    pr.add_argument("--runs", default="runs", help="folder for the probe's result")
     ws = sub.add_parser("workstation", help="the workstation scale (issue 16): relaxed campaigns, learning "
                                             "curves, SLUGGS, resolution check, its section of the report")
     ws.add_argument("stage", choices=("campaign", "analyse", "report", "all"))
-    ws.add_argument("--runs", default="runs")
+    ws.add_argument("--runs", default="runs", help="folder for stores, nets and results")
     ws.add_argument("--no-quick", action="store_true", help="campaign: skip the quick-preset twin store")
     ws.add_argument("--sizes", type=int, nargs="+", default=[50, 100, 200, 500, 1000, 2000],
                     help="training galaxies of the learning curve (the whole pool is added)")
@@ -63,10 +64,10 @@ def build_parser() -> argparse.ArgumentParser:
     ws.add_argument("--max-models", type=int, help="use at most this many done models")
     ws.add_argument("--observation", help="observation model YAML (default configs/observation/sluggs.yaml)")
     ws.add_argument("--data", default="../shared/data", help="folder of the SLUGGS files")
-    ws.add_argument("--out", default="docs/results.md")
+    ws.add_argument("--out", default="docs/results.md", help="Markdown report")
     ls = sub.add_parser("list", help="list the experiments and the store each uses")
-    ls.add_argument("--scale", default="laptop", choices=SCALES)
-    return p
+    ls.add_argument("--scale", default="laptop", choices=SCALES, help="sizes to list")
+    return with_help_defaults(p)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -7,10 +7,12 @@ message naming the field, the value and the allowed range.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
 from typing import Any, Sequence
 
+from gcs_hpc.cli import with_help_defaults
 from gcs_hpc.config import load_yaml, spec_from_mapping
 from gcs_hpc.errors import ConfigError
 from gcs_hpc.galaxy.diagnostics import describe_model
@@ -38,13 +40,17 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--kind", default="disk", type=str, help="disk or merger (default disk)")
     parser.add_argument("--preset", default="quick", help=f"one of {', '.join(PRESETS)} (default quick)")
     parser.add_argument("--seed", default="0", help="random seed, integer >= 0 (default 0)")
-    parser.add_argument("--config", help="YAML file with 'galaxy' and 'merger' mappings (options win)")
+    parser.add_argument("--config", help="YAML file with 'galaxy' and 'merger' mappings (options win; default: none)")
     parser.add_argument("--json", action="store_true", help="print the full summary as JSON")
-    for name, flag in GALAXY_OPTIONS.items():
-        parser.add_argument(flag, dest=name, help=f"galaxy.{name} (see GalaxySpec)")
-    for name, flag in MERGER_OPTIONS.items():
-        parser.add_argument(flag, dest=name, help=f"merger.{name} (merger models only; see MergerSpec)")
-    return parser
+    for spec, options, where in ((GalaxySpec, GALAXY_OPTIONS, "galaxy"),
+                                 (MergerSpec, MERGER_OPTIONS, "merger; merger models only")):
+        defaults = {f.name: f.default for f in dataclasses.fields(spec)}
+        for name, flag in options.items():
+            default = defaults.get(name)
+            shown = "from the other parameters" if default is None else f"{default:g}"
+            parser.add_argument(flag, dest=name, help=f"{where.split(';')[0]}.{name} ({where.partition('; ')[2]}"
+                                f"{'; ' if ';' in where else ''}see {spec.__name__}; default: {shown})")
+    return with_help_defaults(parser)
 
 
 def spec_from_args(args: argparse.Namespace) -> ModelSpec:

@@ -22,7 +22,11 @@ predict
 
 from __future__ import annotations
 
+import contextlib
+import os
+import sys
 from types import ModuleType
+from typing import Iterator
 
 __all__ = ["require_tensorflow", "require_keras"]
 
@@ -31,12 +35,40 @@ _HINT = ("gcs_hpc.learn needs TensorFlow (and Keras 3): pip install 'tensorflow-
 
 
 def require_tensorflow() -> ModuleType:
-    """Import and return ``tensorflow``; raise ImportError with an install hint when it is missing."""
+    """Import and return ``tensorflow``; raise ImportError with an install hint when it is missing.
+
+    TensorFlow's start-up INFO lines (oneDNN, cpu_feature_guard, absl) are kept off the terminal unless
+    the user asks for them with ``TF_CPP_MIN_LOG_LEVEL=0`` (or 1): the level defaults to 2 (warnings
+    and errors), and at that level what the C++ libraries print while loading is discarded.
+    """
+    if "tensorflow" in sys.modules:
+        return sys.modules["tensorflow"]
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    quiet = os.environ["TF_CPP_MIN_LOG_LEVEL"].strip() not in ("0", "1")
     try:
-        import tensorflow as tf
+        with _stderr_discarded(quiet):
+            import tensorflow as tf
     except ImportError as exc:  # pragma: no cover - TensorFlow is installed here
         raise ImportError(f"{_HINT} ({exc})") from exc
     return tf
+
+
+@contextlib.contextmanager
+def _stderr_discarded(active: bool) -> Iterator[None]:
+    """Send file descriptor 2 to /dev/null inside the block (the C++ libraries write there directly,
+    before absl's logging is set up, whatever TF_CPP_MIN_LOG_LEVEL says); Python exceptions still rise."""
+    if not active:
+        yield
+        return
+    sys.stderr.flush()
+    saved, null = os.dup(2), os.open(os.devnull, os.O_WRONLY)
+    os.dup2(null, 2)
+    try:
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(null)
 
 
 def require_keras() -> ModuleType:

@@ -41,6 +41,7 @@ from typing import Sequence
 
 import numpy as np
 
+from gcs_hpc.cli import with_help_defaults
 from gcs_hpc.errors import ConfigError, GcsError
 from gcs_hpc.learn import calibration, data, ood, targets
 from gcs_hpc.learn.posterior import MassPosterior
@@ -278,14 +279,15 @@ def evaluate(store: str | Path, model: str | Path, out: str | Path,
 def build_parser() -> argparse.ArgumentParser:
     """The command-line interface."""
     p = argparse.ArgumentParser(prog="python -m gcs_hpc.learn.evaluate", description=__doc__.split("\n")[0])
-    p.add_argument("--store", required=True)
+    p.add_argument("--store", required=True,
+                   help="zarr store to evaluate on (the net's own, or one with the same map definition)")
     p.add_argument("--model", required=True, help="folder written by python -m gcs_hpc.learn.train")
     p.add_argument("--compare", default=None, help="second trained model (e.g. other channel count)")
-    p.add_argument("--out", required=True)
+    p.add_argument("--out", required=True, help="folder for metrics.json and the figures")
     p.add_argument("--ood-store", default=None,
                    help="second store (e.g. galaxies outside the training ranges) for calibration and "
                         "OOD flags")
-    return p
+    return with_help_defaults(p)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

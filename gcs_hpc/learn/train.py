@@ -37,6 +37,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from gcs_hpc.cli import with_help_defaults
 from gcs_hpc.config import check_choice, check_range
 from gcs_hpc.errors import ConfigError, GcsError
 from gcs_hpc.learn import data, nets, targets, views
@@ -334,20 +335,23 @@ def build_parser() -> argparse.ArgumentParser:
     """The CLI's argument parser."""
     p = argparse.ArgumentParser(prog="python -m gcs_hpc.learn.train", description=__doc__.split("\n")[0])
     p.add_argument("--store", required=True, help="zarr store made by the campaign")
-    p.add_argument("--arch", required=True, choices=sorted(nets.ARCHITECTURES))
-    p.add_argument("--channels", required=True, type=int, choices=nets.CHANNEL_CHOICES)
-    p.add_argument("--epochs", required=True, type=int)
+    p.add_argument("--arch", required=True, choices=sorted(nets.ARCHITECTURES),
+                   help="network: conv2 or conv4 (the paper's section 2.2)")
+    p.add_argument("--channels", required=True, type=int, choices=nets.CHANNEL_CHOICES,
+                   help="input maps: 1 (sigma) or 2 (sigma and V)")
+    p.add_argument("--epochs", required=True, type=int, help="passes over the training images")
     p.add_argument("--out", required=True, help="output folder (checkpoints, model, metadata, logs)")
-    p.add_argument("--split", default="model", choices=data.SPLITS)
+    p.add_argument("--split", default="model", choices=data.SPLITS,
+                   help="what the test set holds out: whole models, single images or a suite")
     p.add_argument("--suites", default=None,
                    help="comma-separated campaign suites the model/image splits train and test on "
                         "(e.g. disk,merger; default: every suite)")
-    p.add_argument("--test-fraction", type=float, default=0.2)
+    p.add_argument("--test-fraction", type=float, default=0.2, help="fraction held out for the test set")
     p.add_argument("--noise-kms", type=float, default=0.0, help="training noise per pixel, km/s")
     p.add_argument("--batch-size", type=int, default=32, help="images per batch and worker")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--learning-rate", type=float, default=1.0e-3)
-    p.add_argument("--cache-mb", type=float, default=256.0)
+    p.add_argument("--seed", type=int, default=0, help="seed of the split, initial weights and shuffling")
+    p.add_argument("--learning-rate", type=float, default=1.0e-3, help="Adam learning rate")
+    p.add_argument("--cache-mb", type=float, default=256.0, help="memory for cached store chunks, MB")
     p.add_argument("--threads", type=int, default=0, help="TensorFlow threads (0: default)")
     p.add_argument("--head", default="point", choices=sorted(nets.HEADS),
                    help="point: the paper's net; gaussian: mean and log-variance (default %(default)s)")
@@ -360,7 +364,7 @@ def build_parser() -> argparse.ArgumentParser:
                         "store's GC phase space each epoch (default: the stored maps)")
     p.add_argument("--scale-input", default="auto", choices=("auto", "on", "off"),
                    help="give the net log10 R_half/kpc (auto: on for fov_unit R_half stores)")
-    return p
+    return with_help_defaults(p)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

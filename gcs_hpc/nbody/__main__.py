@@ -15,6 +15,7 @@ import sys
 from typing import Sequence
 
 from gcs_hpc.backends import BACKEND_CHOICES
+from gcs_hpc.cli import with_help_defaults
 from gcs_hpc.errors import GcsError
 from gcs_hpc.specs import MODEL_KINDS, PRESETS, GalaxySpec, MergerSpec, ModelSpec, get_preset
 from gcs_hpc.units import kpc_to_sim, sim_to_kpc
@@ -30,7 +31,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--backend", default="auto", help=", ".join(BACKEND_CHOICES))
     parser.add_argument("--xp", default="numpy", choices=("numpy", "cupy"), help="array module")
     parser.add_argument("--json", action="store_true", help="print the statistics as JSON")
-    return parser
+    return with_help_defaults(parser)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -28,6 +28,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from gcs_hpc.cli import with_help_defaults
 from gcs_hpc.config import check_range, spec_to_dict
 from gcs_hpc.errors import CatalogError, GcsError
 from gcs_hpc.observe.catalog import read_catalog
@@ -56,7 +57,7 @@ def build_parser() -> argparse.ArgumentParser:
                    "v_sys_kms, ra_deg, dec_deg[, r_eff_arcsec, position_angle_deg])")
     p.add_argument("--galaxy", required=True, help="galaxy name, e.g. 'NGC 4494'")
     g = p.add_argument_group("galaxy metadata by hand (instead of or overriding --galaxies)")
-    g.add_argument("--distance-mpc", type=float)
+    g.add_argument("--distance-mpc", type=float, help="distance, Mpc")
     g.add_argument("--vsys", type=float, help="systemic velocity, km/s")
     g.add_argument("--ra", type=float, help="centre RA, deg")
     g.add_argument("--dec", type=float, help="centre Dec, deg")
@@ -77,7 +78,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0, help="bootstrap seed (default %(default)s)")
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
     p.add_argument("--out", help="folder for the V and sigma maps (PNG), created only on success")
-    return p
+    return with_help_defaults(p)
 
 
 def resolve_galaxy(args: argparse.Namespace) -> Galaxy:
