@@ -10,7 +10,7 @@ Masses are in Msun, lengths in kpc, angles in degrees, times in simulation units
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Literal
 
 from gcs_hpc.config import check_choice, check_range
@@ -214,6 +214,16 @@ class MapSpec:
         check_choice("maps", "fov_unit", self.fov_unit, FOV_UNITS)
         check_range("maps", "smoothing", self.smoothing, 0.0, 1.0e4)
         check_range("maps", "empty_fill", self.empty_fill, -1.0e4, 1.0e4)
+
+    def differences(self, other: MapSpec) -> list[str]:
+        """How ``other`` makes a map differently from this spec: ``"field value != value"`` per differing
+        field (empty: the same maps). ``n_angles`` (how many views a campaign made) is not compared.
+
+        The one check of "same map definition" that :mod:`gcs_hpc.learn.evaluate` (net vs store) and
+        :mod:`gcs_hpc.observe` (nets vs store) apply.
+        """
+        return [f"{f.name} {getattr(other, f.name)!r} != {getattr(self, f.name)!r}" for f in fields(self)
+                if f.name != "n_angles" and getattr(other, f.name) != getattr(self, f.name)]
 
 
 @dataclass(frozen=True)

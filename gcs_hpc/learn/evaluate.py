@@ -17,6 +17,12 @@ The test images are the training run's test split when the store is the one the 
 of the suites the net was trained on (all suites when it had no filter) is a test image
 (``split.kind = "whole-store"``).
 
+Every store (``--store``, ``--ood-store``) must make its maps as the net's training maps were made: one
+whose map definition differs (fov, fov_unit, npix, smoothing, empty_fill:
+:meth:`gcs_hpc.specs.MapSpec.differences`, the check :mod:`gcs_hpc.observe` applies too) is refused
+before anything is written. Its number of viewing angles and its label bounds may differ (masses are
+compared in Msun, the net's output converted with its own label scale).
+
 Posteriors (issue 15): ``--model`` may be a single net or an ensemble folder
 (:mod:`gcs_hpc.learn.ensemble`). The point metrics use the posterior median. ``calibration`` holds the
 coverage of the 68% and 95% intervals, the PIT histogram and its KS distance
@@ -114,8 +120,27 @@ def predict_images(trained: TrainedModel, source: data.StoreMaps, images: np.nda
     return np.asarray(store_api.mass_to_label(10.0 ** post.median(), trained.metadata["label_attrs"]))
 
 
+def check_map_definition(trained: TrainedModel, store: str | Path) -> None:
+    """Refuse a store whose maps are made differently from the net's training maps.
+
+    Raises
+    ------
+    ConfigError
+        Naming the store, the net and every differing field (store value != net value).
+    """
+    from gcs_hpc.store import read_map_spec
+
+    diff = trained.map_spec.differences(read_map_spec(store))
+    if diff:
+        raise ConfigError(f"store {str(store)!r} makes maps differently from the net {trained.path!r} was "
+                          f"trained on: {', '.join(diff)} (store != net); allowed: a store made with the "
+                          "net's map definition (map_spec in its metadata.json)")
+
+
 def _source_for(trained: TrainedModel, store: str | Path) -> data.StoreMaps:
-    """The store's maps, pointed at the net's target and scale input (:func:`targets.attach`)."""
+    """The store's maps, pointed at the net's target and scale input (:func:`targets.attach`); refuses a
+    store with another map definition (:func:`check_map_definition`)."""
+    check_map_definition(trained, store)
     source = data.StoreMaps(store, trained.channels)
     meta = trained.metadata
     targets.attach(source, meta.get("target", "M_total"), meta.get("enclosed_radius", "5_r_half"),
@@ -254,11 +279,16 @@ def evaluate(store: str | Path, model: str | Path, out: str | Path,
     calibration on ``ood_store``); write ``metrics.json`` and the PNG figures into ``out``; return the
     metrics."""
     out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    main = evaluate_model(load_predictor(model), store)
+    trained = load_predictor(model)
+    other = None if compare is None else load_predictor(compare)
+    for net, where in ((trained, store), (other, store), (trained, ood_store)):  # all before any writing
+        if net is not None and where is not None:
+            check_map_definition(net, where)
+    main = evaluate_model(trained, store)
     results = {"main": main}
-    if compare is not None:
-        results["compare"] = evaluate_model(load_predictor(compare), store)
+    if other is not None:
+        results["compare"] = evaluate_model(other, store)
+    out.mkdir(parents=True, exist_ok=True)
     metrics = dict(main["metrics"])
     if compare is not None:
         metrics["compare"] = results["compare"]["metrics"]
@@ -269,7 +299,7 @@ def evaluate(store: str | Path, model: str | Path, out: str | Path,
     plot_errors(out / PLOT_FILES["error_hist"], out / PLOT_FILES["error_cdf"], errors)
     pits = dict(main["pits"])
     if ood_store is not None:
-        metrics["ood_store"], pits["OOD store"] = evaluate_ood_store(load_predictor(model), ood_store)
+        metrics["ood_store"], pits["OOD store"] = evaluate_ood_store(trained, ood_store)
     calibration.plot_calibration(out / PLOT_FILES["calibration"], pits)
     metrics["plots"] = {k: str(out / v) for k, v in PLOT_FILES.items()}
     (out / METRICS_FILE).write_text(json.dumps(metrics, indent=1))

@@ -116,11 +116,9 @@ def resolve_map_spec(models: list[Any], store: str | None) -> tuple[MapSpec, str
         return DEFAULT_MAP_SPEC, "default (no model or store given)"
     ref_name, ref = specs[0]
     for name, spec in specs[1:]:
-        # n_angles is how many views the campaign made, not how one map is made
-        diff = [k for k, v in spec_to_dict(spec).items() if k != "n_angles" and v != getattr(ref, k)]
+        diff = ref.differences(spec)
         if diff:
-            raise ConfigError(f"{name} makes maps differently from {ref_name}: "
-                              + ", ".join(f"{k} {getattr(spec, k)!r} != {getattr(ref, k)!r}" for k in diff))
+            raise ConfigError(f"{name} makes maps differently from {ref_name}: " + ", ".join(diff))
     return ref, ref_name
 
 

@@ -58,12 +58,14 @@ def synthetic_maps(spec: ModelSpec, map_spec: MapSpec, seed: int) -> tuple[np.nd
 
 
 def build_store(path: Path, *, n_disk: int = 14, n_merger: int = 10, n_unknown: int = 6, n_angles: int = 16,
-                failed: tuple[int, ...] = (), pending: tuple[int, ...] = (), seed: int = 0) -> Path:
-    """A store made with the store API; every model done except ``failed`` and ``pending`` indices."""
+                failed: tuple[int, ...] = (), pending: tuple[int, ...] = (), seed: int = 0,
+                map_spec: MapSpec | None = None) -> Path:
+    """A store made with the store API; every model done except ``failed`` and ``pending`` indices
+    (``map_spec``: default MapSpec(n_angles=n_angles))."""
     from gcs_hpc import store
 
     specs = synthetic_specs(n_disk, n_merger, n_unknown, seed)
-    map_spec = MapSpec(n_angles=n_angles)
+    map_spec = MapSpec(n_angles=n_angles) if map_spec is None else map_spec
     store.create_store(path, specs, map_spec, f"# synthetic learn test store, seed {seed}\n")
     for i, spec in enumerate(specs):
         if i in failed:

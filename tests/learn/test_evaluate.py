@@ -118,3 +118,30 @@ def test_suite_filter_is_recorded_and_honoured_by_evaluate_and_predict(learn_sto
                        "--out", str(out), "--batch-size", "32", "--suites", "disk"]) == 2
     assert "suites" in capsys.readouterr().err
     assert not (tmp_path / "x").exists()
+
+
+def test_a_store_with_another_map_definition_is_refused(trained: dict, tmp_path: Path, capsys) -> None:
+    """Issue 12, probe 1: fov 2.0 kpc, smoothing 0.5 -- the net's maps are 1.2 R_d, smoothing 0.12."""
+    from gcs_hpc.specs import MapSpec
+
+    from .conftest import build_store
+
+    other = build_store(tmp_path / "other.zarr", n_disk=3, n_merger=2, n_unknown=0,
+                        map_spec=MapSpec(n_angles=4, fov=2.0, fov_unit="kpc", smoothing=0.5))
+    out = tmp_path / "eval"
+    assert evaluate.main(["--store", str(other), "--model", str(trained[1]), "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "other.zarr' makes maps differently from the net" in err and "(store != net)" in err
+    for field in ("fov 2.0 != 1.2", "fov_unit 'kpc' != 'R_d'", "smoothing 0.5 != 0.12"):
+        assert field in err
+    assert not out.exists()
+    with pytest.raises(ConfigError, match="makes maps differently"):
+        evaluate.evaluate_model(predict.load_trained(trained[1]), other)
+    # a second store for the out-of-distribution check is held to the same definition
+    same = build_store(tmp_path / "same.zarr", n_disk=3, n_merger=2, n_unknown=0, n_angles=4)
+    assert evaluate.main(["--store", str(same), "--model", str(trained[1]), "--out", str(out),
+                          "--ood-store", str(other)]) == 2
+    assert "makes maps differently" in capsys.readouterr().err and not out.exists()
+    # the number of viewing angles is not part of the map definition: accepted
+    m = evaluate.evaluate(same, trained[1], out)
+    assert m["split"]["kind"] == "whole-store" and m["n_images"] == 5 * 4
