@@ -152,15 +152,53 @@ def load_trained(path: str | Path) -> TrainedModel:
         raise StoreError(f"{str(path)!r} is not a trained model folder: needs {METADATA_FILE} and "
                          f"{MODEL_FILE} (written by python -m gcs_hpc.learn.train at the end of training)")
     from gcs_hpc.learn import require_keras
+    from gcs_hpc.learn.train import weights_digest
 
     keras = require_keras()
-    metadata = json.loads(meta_path.read_text())
-    net = keras.models.load_model(model_path, compile=False)
-    map_spec = spec_from_mapping(MapSpec, metadata["map_spec"], where="metadata.map_spec")
+    metadata = read_metadata(meta_path)
+    try:
+        net = keras.models.load_model(model_path, compile=False)
+    except Exception as exc:  # truncated or foreign file: zipfile, h5py, JSON or Keras errors
+        raise StoreError(f"{str(model_path)!r} cannot be loaded ({type(exc).__name__}: "
+                         f"{str(exc).splitlines()[0] if str(exc) else 'no detail'}); it is truncated or not "
+                         "a model saved by python -m gcs_hpc.learn.train: retrain or copy it again") from None
+    digest, recorded = weights_digest(net.get_weights()), str(metadata["weights_sha256"])
+    if digest != recorded:
+        raise StoreError(f"{str(model_path)!r} holds other weights than {str(meta_path)!r} records "
+                         f"(weights_sha256 {digest[:12]}... != {recorded[:12]}...): the two files come "
+                         "from different runs; use the folder written by one training run")
+    map_spec = spec_from_mapping(MapSpec, metadata["map_spec"], where=f"{meta_path}: map_spec")
     if not np.isclose(float(metadata.get("input_scale_kms", 0.0)), INPUT_SCALE_KMS, rtol=1e-12):
-        raise StoreError(f"{str(meta_path)!r}: input_scale_kms = {metadata.get('input_scale_kms')!r} differs "
-                         f"from this version's {INPUT_SCALE_KMS!r} km/s; retrain the net")
+        raise StoreError(f"{str(meta_path)!r}: input_scale_kms = {metadata.get('input_scale_kms')!r} "
+                         f"differs from this version's {INPUT_SCALE_KMS!r} km/s; retrain the net")
     return TrainedModel(net, metadata, map_spec, int(metadata["channels"]), str(path))
+
+
+#: Keys of ``metadata.json`` that :func:`load_trained` needs.
+REQUIRED_METADATA = ("arch", "channels", "map_spec", "label_attrs", "weights_sha256")
+
+
+def read_metadata(path: Path) -> dict:
+    """A training run's ``metadata.json``.
+
+    Raises
+    ------
+    StoreError
+        Naming the file, if it is not a JSON object with :data:`REQUIRED_METADATA` (truncated or edited).
+    """
+    try:
+        metadata = json.loads(path.read_text())
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise StoreError(f"{str(path)!r} is not valid JSON ({exc}); it is truncated or was edited: retrain, "
+                         "or restore it from the training run") from None
+    if not isinstance(metadata, dict):
+        raise StoreError(f"{str(path)!r} holds a JSON {type(metadata).__name__}; expected an object with "
+                         f"the keys {', '.join(REQUIRED_METADATA)}")
+    missing = [k for k in REQUIRED_METADATA if k not in metadata]
+    if missing:
+        raise StoreError(f"{str(path)!r} lacks {', '.join(missing)} (needed: {', '.join(REQUIRED_METADATA)}; "
+                         "written by python -m gcs_hpc.learn.train at the end of training)")
+    return metadata
 
 
 def posterior_of_images(predictor: Any, source: Any, images: np.ndarray, cache_mb: float = 256.0

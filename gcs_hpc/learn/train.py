@@ -146,6 +146,30 @@ def store_config_hash(attrs: dict) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
+#: Files that mark a folder as a zarr store (v2 group/array, v3).
+ZARR_MARKERS = (".zgroup", ".zarray", "zarr.json")
+
+
+def check_out_folder(out: Path, store: str | Path) -> None:
+    """Refuse an ``--out`` that is an existing file, or a zarr store or a folder inside one (training
+    would write into the campaign's data).
+
+    Raises
+    ------
+    ConfigError
+        Naming ``--out`` and what it is.
+    """
+    if out.exists() and not out.is_dir():
+        raise ConfigError(f"--out {str(out)!r} is an existing file; allowed: a folder (new, or the --out of "
+                          "an earlier run to resume it)")
+    resolved, store_path = out.resolve(), Path(store).resolve()
+    for folder in (resolved, *resolved.parents):
+        if folder == store_path or any((folder / m).is_file() for m in ZARR_MARKERS):
+            where = "" if folder == resolved else "inside "
+            raise ConfigError(f"--out {str(out)!r} is {where}the zarr store {str(folder)!r}; "
+                              "allowed: a folder outside any store (e.g. runs/<name>)")
+
+
 def _check_resume(cfg: TrainConfig, out: Path) -> None:
     """Refuse to resume into ``out`` with a different configuration (nothing is overwritten)."""
     path = out / CONFIG_FILE
@@ -202,6 +226,7 @@ def train(cfg: TrainConfig, cluster: WorkerCluster | None = None, log: Any = pri
     """Train (or resume) one net; returns this worker's summary (also written to logs/worker-<i>.json)."""
     cluster = resolve_cluster() if cluster is None else cluster
     out = Path(cfg.out)
+    check_out_folder(out, cfg.store)
     if cluster.is_chief:
         _check_resume(cfg, out)
     tf, strategy = _setup_tensorflow(cfg, cluster)

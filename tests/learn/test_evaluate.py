@@ -145,3 +145,52 @@ def test_a_store_with_another_map_definition_is_refused(trained: dict, tmp_path:
     # the number of viewing angles is not part of the map definition: accepted
     m = evaluate.evaluate(same, trained[1], out)
     assert m["split"]["kind"] == "whole-store" and m["n_images"] == 5 * 4
+
+
+def test_model_folders_are_checked_and_train_out_is_never_a_store_or_a_file(learn_store: Path, trained: dict,
+                                                                           tmp_path: Path, capsys) -> None:
+    """Issue 12, probe 8: weights_sha256 against model.keras, truncated files, --out checks."""
+    import shutil
+
+    from gcs_hpc.learn.nets import build_net
+
+    def copy(name: str) -> Path:
+        return Path(shutil.copytree(trained[1], tmp_path / name))
+
+    swapped = copy("swapped")   # model.keras of another run beside this run's metadata
+    build_net("conv2", 1, 10, seed=99).save(swapped / "model.keras")
+    with pytest.raises(StoreError, match=r"model.keras' holds other weights than .*metadata.json' records"):
+        predict.load_trained(swapped)
+    truncated = copy("truncated")
+    data_bytes = (truncated / "model.keras").read_bytes()
+    (truncated / "model.keras").write_bytes(data_bytes[:len(data_bytes) // 2])
+    with pytest.raises(StoreError, match=r"truncated/model.keras' cannot be loaded .* truncated"):
+        predict.load_trained(truncated)
+    out = tmp_path / "eval"
+    assert evaluate.main(["--store", str(learn_store), "--model", str(truncated), "--out", str(out)]) == 2
+    assert "model.keras' cannot be loaded" in capsys.readouterr().err and not out.exists()
+    bad_json = copy("bad_json")
+    text = (bad_json / "metadata.json").read_text()
+    (bad_json / "metadata.json").write_text(text[:len(text) // 2])
+    with pytest.raises(StoreError, match=r"bad_json/metadata.json' is not valid JSON"):
+        predict.load_trained(bad_json)
+    no_digest = copy("no_digest")
+    meta = json.loads(text)
+    del meta["weights_sha256"]
+    (no_digest / "metadata.json").write_text(json.dumps(meta))
+    with pytest.raises(StoreError, match="metadata.json' lacks weights_sha256"):
+        predict.load_trained(no_digest)
+    assert predict.load_trained(copy("intact")).channels == 1   # the copies themselves are fine
+    # train --out: inside the store, the store itself, an existing file -- refused before anything is written
+    before = sorted(p.name for p in learn_store.rglob("*"))
+    args = ["--store", str(learn_store), "--arch", "conv2", "--channels", "1", "--epochs", "1"]
+    assert train.main(args + ["--out", str(learn_store / "net")]) == 2
+    assert f"is inside the zarr store {str(learn_store)!r}" in capsys.readouterr().err
+    assert train.main(args + ["--out", str(learn_store)]) == 2
+    assert "is the zarr store" in capsys.readouterr().err
+    assert sorted(p.name for p in learn_store.rglob("*")) == before
+    a_file = tmp_path / "notes.txt"
+    a_file.write_text("keep me")
+    assert train.main(args + ["--out", str(a_file)]) == 2
+    assert "is an existing file; allowed: a folder" in capsys.readouterr().err
+    assert a_file.read_text() == "keep me"

@@ -142,12 +142,15 @@ def _fake_trained_folder(path, channels, map_spec, seed):
     from gcs_hpc.config import spec_to_dict
     from gcs_hpc.learn.data import INPUT_SCALE_KMS
     from gcs_hpc.learn.nets import build_net
+    from gcs_hpc.learn.train import weights_digest
     from gcs_hpc.store.labels import label_attrs
 
     path.mkdir()
-    build_net("conv2", channels, map_spec.npix, seed=seed).save(path / "model.keras")
+    net = build_net("conv2", channels, map_spec.npix, seed=seed)
+    net.save(path / "model.keras")
     meta = {"arch": "conv2", "channels": channels, "npix": map_spec.npix, "map_spec": spec_to_dict(map_spec),
-            "label_attrs": label_attrs([1e11, 1e13]), "input_scale_kms": INPUT_SCALE_KMS}
+            "label_attrs": label_attrs([1e11, 1e13]), "input_scale_kms": INPUT_SCALE_KMS,
+            "weights_sha256": weights_digest(net.get_weights())}
     (path / "metadata.json").write_text(json.dumps(meta))
     return path
 
