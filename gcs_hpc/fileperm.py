@@ -19,9 +19,9 @@ from gcs_hpc.errors import ConfigError
 DEFAULT_UMASK = "077"
 
 
-def parse_umask(text: str) -> int:
-    """``"077"`` -> ``0o077``; a clear error for anything that is not an octal umask or that leaves files
-    world-writable."""
+def parse_umask(text: str, creator: str = "the campaign") -> int:
+    """``"077"`` -> ``0o077``; a clear error for anything that is not an octal umask or that leaves the
+    files ``creator`` creates world-writable."""
     try:
         value = int(str(text), 8)
     except ValueError:
@@ -29,8 +29,8 @@ def parse_umask(text: str) -> int:
     if not 0 <= value <= 0o777:
         raise ConfigError(f"--umask = {text!r} is not an octal umask; allowed: 000..777, e.g. 077 or 027")
     if value & 0o002 == 0:
-        raise ConfigError(f"--umask = {text!r} leaves the files it creates world-writable; allowed: a umask "
-                          "that removes the others' write bit (e.g. 077, 027, 022)")
+        raise ConfigError(f"--umask = {text!r} leaves files {creator} creates world-writable; allowed: a "
+                          "umask that removes the others' write bit (e.g. 077, 027, 022)")
     return value
 
 
@@ -42,10 +42,11 @@ def add_umask_option(parser: argparse.ArgumentParser, what: str) -> None:
 
 
 @contextlib.contextmanager
-def umask(text: str) -> Iterator[int]:
+def umask(text: str, creator: str) -> Iterator[int]:
     """Within the block, the process creates files with the umask ``text`` (validated by
-    :func:`parse_umask`); the previous umask is restored on exit."""
-    value = parse_umask(text)
+    :func:`parse_umask`; ``creator`` names the command in its error); the previous umask is restored on
+    exit."""
+    value = parse_umask(text, creator)
     previous = os.umask(value)
     try:
         yield value

@@ -19,6 +19,7 @@ from typing import Sequence
 from gcs_hpc.backends import BACKEND_CHOICES
 from gcs_hpc.cli import with_help_defaults
 from gcs_hpc.errors import ConfigError, StoreError
+from gcs_hpc.fileperm import parse_umask  # the umask policy shared with train, evaluate, observe
 
 DEFAULT_STORE = "gcs_campaign.zarr"
 EXIT_OK, EXIT_BAD_INPUT, EXIT_TOO_MANY_FAILURES, EXIT_INTERRUPTED = 0, 2, 3, 130
@@ -89,20 +90,6 @@ def _check_args(args: argparse.Namespace) -> None:
         check_range("", "--max-failures", args.max_failures, 1, 10_000_000)
     check_range("", "--progress-interval", args.progress_interval, 0.0, 86_400.0)
     parse_umask(args.umask)
-
-
-def parse_umask(text: str) -> int:
-    """``"077"`` -> ``0o077``; a clear error for anything that is not an octal umask."""
-    try:
-        value = int(str(text), 8)
-    except ValueError:
-        value = -1
-    if not 0 <= value <= 0o777:
-        raise ConfigError(f"--umask = {text!r} is not an octal umask; allowed: 000..777, e.g. 077 or 027")
-    if value & 0o002 == 0:
-        raise ConfigError(f"--umask = {text!r} leaves files the campaign creates world-writable; allowed: "
-                          "a umask that removes the others' write bit (e.g. 077, 027, 022)")
-    return value
 
 
 def prepare(args: argparse.Namespace):

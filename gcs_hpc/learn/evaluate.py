@@ -49,6 +49,7 @@ import numpy as np
 
 from gcs_hpc.cli import with_help_defaults
 from gcs_hpc.errors import ConfigError, GcsError
+from gcs_hpc.fileperm import add_umask_option, umask
 from gcs_hpc.learn import calibration, data, ood, targets
 from gcs_hpc.learn.posterior import MassPosterior
 from gcs_hpc.learn.predict import TrainedModel, load_predictor, load_trained  # noqa: F401
@@ -317,6 +318,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--ood-store", default=None,
                    help="second store (e.g. galaxies outside the training ranges) for calibration and "
                         "OOD flags")
+    add_umask_option(p, "metrics.json and the figures")
     return with_help_defaults(p)
 
 
@@ -324,7 +326,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     """CLI entry point; returns the exit status (2 for bad input, with the reason on stderr)."""
     args = build_parser().parse_args(argv)
     try:
-        m = evaluate(args.store, args.model, args.out, args.compare, args.ood_store)
+        with umask(args.umask, "evaluate"):
+            m = evaluate(args.store, args.model, args.out, args.compare, args.ood_store)
     except GcsError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -40,6 +40,7 @@ import numpy as np
 from gcs_hpc.cli import with_help_defaults
 from gcs_hpc.config import check_choice, check_range
 from gcs_hpc.errors import ConfigError, GcsError
+from gcs_hpc.fileperm import add_umask_option, umask
 from gcs_hpc.learn import data, nets, targets, views
 from gcs_hpc.learn.cluster import WorkerCluster, resolve_cluster
 
@@ -389,6 +390,7 @@ def build_parser() -> argparse.ArgumentParser:
                         "store's GC phase space each epoch (default: the stored maps)")
     p.add_argument("--scale-input", default="auto", choices=("auto", "on", "off"),
                    help="give the net log10 R_half/kpc (auto: on for fov_unit R_half stores)")
+    add_umask_option(p, "checkpoints, model, metadata, logs")
     return with_help_defaults(p)
 
 
@@ -397,9 +399,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         options = vars(args)
+        umask_text = options.pop("umask")
         options["scale_input"] = {"auto": None, "on": True, "off": False}[options["scale_input"]]
         cfg = TrainConfig(**options)
-        summary = train(cfg, log=lambda m: print(m, flush=True))
+        with umask(umask_text, "training"):
+            summary = train(cfg, log=lambda m: print(m, flush=True))
     except GcsError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -31,6 +31,7 @@ import numpy as np
 from gcs_hpc.cli import with_help_defaults
 from gcs_hpc.config import check_range, spec_to_dict
 from gcs_hpc.errors import CatalogError, GcsError
+from gcs_hpc.fileperm import add_umask_option, parse_umask, umask
 from gcs_hpc.observe.catalog import read_catalog
 from gcs_hpc.observe.estimators import default_estimators
 from gcs_hpc.observe.galaxies import Galaxy, find_galaxy, read_galaxy_table
@@ -78,6 +79,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0, help="bootstrap seed (default %(default)s)")
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
     p.add_argument("--out", help="folder for the V and sigma maps (PNG), created only on success")
+    add_umask_option(p, "the --out folder and its PNGs")
     return with_help_defaults(p)
 
 
@@ -258,11 +260,13 @@ def format_table(result: dict[str, Any]) -> str:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
+        parse_umask(args.umask, "observe")
         result = run(args)
         observed = result.pop("_observed")
         if args.out:
             galaxy = Galaxy(**result["galaxy"])
-            result["pngs"] = write_pngs(Path(args.out), observed, galaxy)
+            with umask(args.umask, "observe"):
+                result["pngs"] = write_pngs(Path(args.out), observed, galaxy)
     except (GcsError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -194,3 +194,29 @@ def test_model_folders_are_checked_and_train_out_is_never_a_store_or_a_file(lear
     assert train.main(args + ["--out", str(a_file)]) == 2
     assert "is an existing file; allowed: a folder" in capsys.readouterr().err
     assert a_file.read_text() == "keep me"
+
+
+def test_train_and_evaluate_outputs_are_owner_only_by_default(learn_store: Path, trained: dict,
+                                                              tmp_path: Path, capsys) -> None:
+    """Issue 12, probe 10: the campaign's umask policy (gcs_hpc.fileperm), whatever the caller's umask."""
+    import os
+
+    net, ev, grouped = tmp_path / "net", tmp_path / "eval", tmp_path / "eval027"
+    caller = os.umask(0o022)   # a typical login umask: group and world could read
+    try:
+        assert train.main(["--store", str(learn_store), "--arch", "conv2", "--channels", "1", "--epochs", "1",
+                           "--out", str(net), "--batch-size", "32", "--threads", "1"]) == 0
+        assert evaluate.main(["--store", str(learn_store), "--model", str(trained[1]), "--out", str(ev)]) == 0
+        assert evaluate.main(["--store", str(learn_store), "--model", str(trained[1]), "--out", str(grouped),
+                              "--umask", "027"]) == 0
+        assert evaluate.main(["--store", str(learn_store), "--model", str(trained[1]),
+                              "--out", str(tmp_path / "x"), "--umask", "000"]) == 2
+        assert os.umask(0o022) == 0o022    # the CLIs restore the caller's umask
+    finally:
+        os.umask(caller)
+    assert "--umask = '000' leaves files evaluate creates world-writable" in capsys.readouterr().err
+    made = [net, ev, *net.rglob("*"), *ev.rglob("*")]
+    assert {p.name for p in made} >= {"model.keras", "metadata.json", "checkpoint", "metrics.json"}
+    assert [str(p) for p in made if p.stat().st_mode & 0o077] == []
+    assert all(p.stat().st_mode & 0o027 == 0 for p in [grouped, *grouped.rglob("*")])
+    assert (grouped / "metrics.json").stat().st_mode & 0o040     # 027 lets the group read

@@ -143,3 +143,20 @@ def test_bootstrap_count_below_two_is_refused_and_json_is_strict(tmp_path, capsy
     assert code == 0 and "NaN" not in text and "Infinity" not in text
     for est in json.loads(text)["estimators"].values():
         assert np.isfinite([est["mass_msun"], est["mass_err_msun"]]).all() and est["mass_err_msun"] > 0
+
+
+def test_observe_outputs_are_owner_only_by_default(tmp_path, capsys):
+    """Issue 12, probe 10: the PNGs and their folder follow the campaign's owner-only umask."""
+    import os
+
+    caller = os.umask(0o022)
+    try:
+        code, out = _run(tmp_path, _rows())
+        assert os.umask(0o022) == 0o022    # the CLI restores the caller's umask
+    finally:
+        os.umask(caller)
+    assert code == 0
+    made = [out, *out.iterdir()]
+    assert len(made) == 6 and [str(p) for p in made if p.stat().st_mode & 0o077] == []
+    code, _ = _run(tmp_path, _rows(), "--umask", "020")
+    assert code == 2 and "--umask = '020' leaves files observe creates world-writable" in capsys.readouterr().err
