@@ -6,8 +6,10 @@ on per-worker batches from ``distribute_datasets_from_function``; the optimizer 
 Each worker reads only its own shard of the training models (:func:`gcs_hpc.learn.data.shard_images`);
 all workers run the same number of steps per epoch. After every epoch the chief writes a checkpoint
 (model, optimizer, epoch counter) with ``tf.train.CheckpointManager``; a rerun with the same ``--out``
-resumes from the last one (the epoch counter continues). At the end the chief saves ``model.keras`` and
-``metadata.json`` (what :mod:`gcs_hpc.learn.predict` needs); every worker appends one JSON line per
+resumes from the last one (the epoch counter continues) and ends with weights bit-identical to an
+uninterrupted run at the same ``--threads``: each epoch's shuffle, noise and dropout masks come from
+(seed, epoch) (:func:`seed_dropout`), weights and optimizer state from the checkpoint. At the end the
+chief saves ``model.keras`` and ``metadata.json`` (what :mod:`gcs_hpc.learn.predict` needs); every worker appends one JSON line per
 epoch to ``logs/worker-<i>.jsonl`` and writes ``logs/worker-<i>.json`` (models it read, weight digest).
 
 CLI::
