@@ -9,8 +9,9 @@ all workers run the same number of steps per epoch. After every epoch the chief 
 resumes from the last one (the epoch counter continues) and ends with weights bit-identical to an
 uninterrupted run at the same ``--threads``: each epoch's shuffle, noise and dropout masks come from
 (seed, epoch) (:func:`seed_dropout`), weights and optimizer state from the checkpoint. At the end the
-chief saves ``model.keras`` and ``metadata.json`` (what :mod:`gcs_hpc.learn.predict` needs); every worker appends one JSON line per
-epoch to ``logs/worker-<i>.jsonl`` and writes ``logs/worker-<i>.json`` (models it read, weight digest).
+chief saves ``model.keras`` and ``metadata.json`` (what :mod:`gcs_hpc.learn.predict` needs); every
+worker appends one JSON line per epoch to ``logs/worker-<i>.jsonl`` and writes ``logs/worker-<i>.json``
+(models it read, weight digest).
 
 CLI::
 

@@ -159,4 +159,5 @@ def test_observe_outputs_are_owner_only_by_default(tmp_path, capsys):
     made = [out, *out.iterdir()]
     assert len(made) == 6 and [str(p) for p in made if p.stat().st_mode & 0o077] == []
     code, _ = _run(tmp_path, _rows(), "--umask", "020")
-    assert code == 2 and "--umask = '020' leaves files observe creates world-writable" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert code == 2 and "--umask = '020' leaves files observe creates world-writable" in err
