@@ -11,11 +11,12 @@ from importlib import resources
 from pathlib import Path
 
 #: The folders of ``configs/``.
-KINDS = ("cluster", "experiments", "models")
+KINDS = ("cluster", "experiments", "models", "observation")
 
 
 def shipped_config_dir(kind: str) -> Path:
-    """The folder of the shipped ``kind`` YAML files (``cluster``, ``experiments`` or ``models``).
+    """The folder of the shipped ``kind`` YAML files (``cluster``, ``experiments``, ``models`` or
+    ``observation``).
 
     Parameters
     ----------

@@ -389,8 +389,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--enclosed-radius", default=targets.DEFAULT_ENCLOSED_RADIUS,
                    help="radius name of the M_enclosed target (default %(default)s)")
     p.add_argument("--observation", default=None,
-                   help="observation model YAML (e.g. configs/observation/sluggs.yaml): fresh views from the "
-                        "store's GC phase space each epoch (default: the stored maps)")
+                   help="observation model: a YAML file or a shipped name (sluggs, ideal): fresh views from "
+                        "the store's GC phase space each epoch (default: the stored maps)")
     p.add_argument("--scale-input", default="auto", choices=("auto", "on", "off"),
                    help="give the net log10 R_half/kpc (auto: on for fov_unit R_half stores)")
     add_umask_option(p, "checkpoints, model, metadata, logs")

@@ -44,6 +44,7 @@ from gcs_hpc.errors import ConfigError
 from gcs_hpc.maps.angles import direction_vectors
 from gcs_hpc.maps.binning import bin_projected
 from gcs_hpc.maps.project import project_each
+from gcs_hpc.shipped import shipped_config_dir
 from gcs_hpc.specs import MapSpec
 
 V_ERR_DISTRIBUTIONS = ("none", "lognormal", "uniform")
@@ -128,18 +129,26 @@ class ObservationSpec:
 
 
 def load_observation(path: str | Path) -> ObservationSpec:
-    """Read an :class:`ObservationSpec` from a YAML file (keys as its attributes, ``maps`` a mapping).
+    """Read an :class:`ObservationSpec` from a YAML file (keys as its attributes, ``maps`` a mapping), or
+    a shipped one by name (``"sluggs"``, ``"ideal"``: ``configs/observation/<name>.yaml``).
 
     Raises
     ------
     ConfigError
         Naming the file and the key for an unknown key, a wrong type or an out-of-range value.
     """
+    if isinstance(path, str) and path in shipped_observations():
+        path = shipped_config_dir("observation") / f"{path}.yaml"
     data = load_yaml(path)
     try:
         return spec_from_mapping(ObservationSpec, data, where="observation")
     except ConfigError as exc:
         raise ConfigError(f"observation file {str(path)!r}: {exc}") from None
+
+
+def shipped_observations() -> list[str]:
+    """Names of the observation models shipped in ``configs/observation/``."""
+    return sorted(p.stem for p in shipped_config_dir("observation").glob("*.yaml"))
 
 
 def isotropic_directions(n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:

@@ -162,6 +162,7 @@ def test_nearest_angle_counts_opposite_lines_of_sight_as_one():
 
 def test_yaml_is_validated_with_the_file_and_key_named(tmp_path):
     assert load_observation(REPO / "configs" / "observation" / "ideal.yaml").is_ideal
+    assert load_observation("sluggs") == load_observation(REPO / "configs" / "observation" / "sluggs.yaml")
     sluggs = load_observation(REPO / "configs" / "observation" / "sluggs.yaml")
     assert not sluggs.is_ideal and sluggs.maps.fov_unit == "R_half" and sluggs.n_gc == (20, 330)
     cases = {"n_gcs: [1, 2]\n": "unknown key 'observation.n_gcs'; allowed keys: interloper_fraction",
