@@ -239,6 +239,10 @@ def create_store(path: str | os.PathLike, models: Sequence[ModelSpec], map_spec:
 
     schema, attrs = template(SCHEMA_VERSION)
     fresh = not path.exists() or (path.is_dir() and not any(path.iterdir()))
+    if fresh and path.is_dir() and not os.access(path, os.W_OK | os.X_OK):
+        # an empty folder that is read-only (permissions, a read-only mount) is never replaced
+        raise StoreError(f"store folder {str(path)!r} exists and is not writable (read-only); nothing was "
+                         "written. Allowed: a folder you can write, or a path that does not exist yet")
     if fresh:
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.parent / f".{path.name}.creating-{uuid.uuid4().hex}"
