@@ -315,10 +315,116 @@ def maps_to_inputs(maps: np.ndarray) -> np.ndarray:
     return _to_inputs(np.asarray(maps, dtype=np.float32), np.random.default_rng(0), 0.0)
 
 
+def shard_nbytes(source: StoreMaps, images: np.ndarray) -> int:
+    """Bytes of the maps of the models of ``images`` (what the in-memory pipeline would hold)."""
+    return int(len(np.unique(images[:, 0]))) * source.model_nbytes
+
+
+def epoch_order(images: np.ndarray, *, seed: int, epoch: int, worker: int) -> np.ndarray:
+    """Row indices of ``images`` in the order one epoch serves them: the order of :func:`iterate_batches`
+    when the worker's shard fits in one block (same generator, same draws)."""
+    rng = np.random.default_rng([seed, epoch, worker])
+    rng.permutation(np.unique(images[:, 0]))  # the model order draw of iterate_batches (one block: no effect)
+    return rng.permutation(len(images))
+
+
+def _shard_inputs(source: StoreMaps, images: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """Net inputs (n, y, x, c) float32, labels (n, 1) and scales (n, 1) or None of ``images``, read from
+    ``source`` once and kept on it for later epochs (keyed by the images)."""
+    key = (images.shape, hash(np.ascontiguousarray(images).tobytes()))
+    cached = getattr(source, "_shard_cache", None)
+    if cached is not None and cached[0] == key:
+        return cached[1]
+    models = np.unique(images[:, 0])
+    maps = source.read_models(models)
+    x = maps_to_inputs(maps[np.searchsorted(models, images[:, 0]), images[:, 1]])
+    y = np.asarray(source.labels[images[:, 0]], np.float32)[:, None]
+    scales = getattr(source, "image_scale", None)
+    s = None if scales is None else np.asarray(scales[images[:, 0], images[:, 1]], np.float32)[:, None]
+    source._shard_cache = (key, (x, y, s))  # one shard per worker: replaces any previous one
+    return x, y, s
+
+
+def epoch_dataset(x: np.ndarray, y: np.ndarray, batch_size: int, steps: int, *, seed: int, epoch: int,
+                  worker: int = 0, noise_kms: float = 0.0, scale: np.ndarray | None = None,
+                  order: np.ndarray | None = None) -> Any:
+    """A ``tf.data.Dataset`` of ``steps`` batches of one epoch over images already in memory.
+
+    Parameters
+    ----------
+    x, y
+        Net inputs (n, y, x, channel) float32 (maps over :data:`INPUT_SCALE_KMS`) and labels (n, 1).
+    batch_size, steps
+        Full batches of ``batch_size``; ``steps`` of them (at most ``n // batch_size``).
+    seed, epoch, worker
+        Seed the shuffle (:func:`epoch_order`, unless ``order`` is given) and the noise: the same three
+        give the same batches, bit for bit.
+    noise_kms
+        Gaussian noise added to every pixel, km/s, by a stateless TF op seeded per batch.
+    scale
+        (n, 1) log10 scale inputs of nets with a scale input: batches are then ``((x, scale), y)``.
+    order
+        Row order of the epoch (default: :func:`epoch_order` of ``seed``, ``epoch``, ``worker``).
+    """
+    from gcs_hpc.learn import require_tensorflow
+
+    tf = require_tensorflow()
+    check_range("learn", "batch_size", batch_size, 1, 1_000_000)
+    check_range("learn", "noise_kms", noise_kms, 0.0, 1000.0)
+    n = len(y)
+    if steps < 1 or steps * batch_size > n:
+        raise ConfigError(f"only {n // batch_size} full batches of {batch_size} in {n} images; "
+                          f"{steps} steps were asked for")
+    if order is None:
+        order = np.random.default_rng([seed, epoch, worker]).permutation(n)
+    order = np.asarray(order[:steps * batch_size], np.int64)
+    x_t, y_t = tf.constant(x, tf.float32), tf.constant(y, tf.float32)
+    s_t = None if scale is None else tf.constant(scale, tf.float32)
+    sigma = np.float32(noise_kms / INPUT_SCALE_KMS)
+    noise_seed = np.random.default_rng([seed, epoch, worker, 1]).integers(0, 2**31 - 1, size=2)
+    shape = (batch_size,) + tuple(x.shape[1:])
+
+    def gather(step: Any, idx: Any) -> Any:
+        xb = tf.gather(x_t, idx)
+        if noise_kms > 0:
+            xb = xb + sigma * tf.random.stateless_normal(shape, seed=noise_seed + step, dtype=tf.float32)
+        yb = tf.gather(y_t, idx)
+        return ((xb, tf.gather(s_t, idx)), yb) if s_t is not None else (xb, yb)
+
+    ds = tf.data.Dataset.from_tensor_slices(order).batch(batch_size, drop_remainder=True).enumerate()
+    ds = ds.map(gather, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+    return ds.prefetch(tf.data.AUTOTUNE)
+
+
+#: Shards whose maps take at most this many MiB are loaded once and served from memory.
+MEMORY_BUDGET_MB = 2048.0
+
+
 def training_dataset(source: StoreMaps, images: np.ndarray, batch_size: int, steps: int, *,
                      seed: int, epoch: int, worker: int, noise_kms: float = 0.0,
-                     cache_mb: float = 256.0) -> Any:
-    """A ``tf.data.Dataset`` of ``steps`` shuffled, noisy, prefetched batches of one epoch of a worker."""
+                     cache_mb: float = 256.0, memory_mb: float = MEMORY_BUDGET_MB) -> Any:
+    """A ``tf.data.Dataset`` of ``steps`` shuffled, noisy, prefetched batches of one epoch of a worker.
+
+    A shard whose maps fit in ``memory_mb`` (:func:`shard_nbytes`) is read once (kept on ``source`` for
+    later epochs) and served by :func:`epoch_dataset`: the images of :func:`iterate_batches` in the same
+    order (when the shard fits its ``cache_mb`` block), noise drawn by TF. Larger shards stream through
+    :func:`iterate_batches`, a block of ``cache_mb`` of models at a time.
+    """
+    check_range("learn", "memory_mb", memory_mb, 0.0, 1.0e7)
+    if shard_nbytes(source, images) <= memory_mb * 2**20:
+        x, y, scale = _shard_inputs(source, images)
+        order = epoch_order(images, seed=seed, epoch=epoch, worker=worker)
+        return epoch_dataset(x, y, batch_size, steps, seed=seed, epoch=epoch, worker=worker,
+                             noise_kms=noise_kms, scale=scale, order=order)
+    return streaming_dataset(source, images, batch_size, steps, seed=seed, epoch=epoch, worker=worker,
+                             noise_kms=noise_kms, cache_mb=cache_mb)
+
+
+def streaming_dataset(source: StoreMaps, images: np.ndarray, batch_size: int, steps: int, *,
+                      seed: int, epoch: int, worker: int, noise_kms: float = 0.0,
+                      cache_mb: float = 256.0) -> Any:
+    """The batches of :func:`iterate_batches` as a prefetched ``tf.data.Dataset`` (stores larger than
+    memory)."""
     from gcs_hpc.learn import require_tensorflow
 
     tf = require_tensorflow()

@@ -154,3 +154,37 @@ def test_tf_dataset_yields_the_same_batches(learn_store: Path, ds) -> None:
     assert len(tf_batches) == 3
     assert all(np.array_equal(p[0], q[0]) and np.array_equal(p[1], q[1])
                for p, q in zip(tf_batches, np_batches))
+
+
+def test_in_memory_and_streaming_pipelines_serve_the_same_batches(learn_store: Path, ds) -> None:
+    s = data.make_split(ds, "model")
+    source = data.StoreMaps(learn_store, 2)
+    assert data.shard_nbytes(source, s.train) <= data.MEMORY_BUDGET_MB * 2**20  # the default path is memory
+    memory = list(data.training_dataset(source, s.train, 16, 3, seed=4, epoch=1, worker=0)
+                  .as_numpy_iterator())
+    streamed = list(data.training_dataset(source, s.train, 16, 3, seed=4, epoch=1, worker=0, memory_mb=0.0)
+                    .as_numpy_iterator())
+    assert len(memory) == len(streamed) == 3
+    assert all(np.array_equal(p[0], q[0]) and np.array_equal(p[1], q[1]) for p, q in zip(memory, streamed))
+
+
+def test_in_memory_pipeline_reads_once_and_is_deterministic_with_noise_in_kms(learn_store: Path, ds) -> None:
+    s = data.make_split(ds, "model")
+    source = data.StoreMaps(learn_store, 2)
+    reads: list[int] = []
+    original = source.read_models
+    source.read_models = lambda m: (reads.append(len(m)), original(m))[1]
+
+    def epoch(e: int, noise: float, seed: int = 7) -> list:
+        return list(data.training_dataset(source, s.train, 16, 4, seed=seed, epoch=e, worker=0,
+                                          noise_kms=noise).as_numpy_iterator())
+
+    clean, a, b, c = epoch(0, 0.0), epoch(0, 5.0), epoch(0, 5.0), epoch(1, 5.0)
+    assert len(reads) == 1  # the shard is read once, then served from memory every epoch
+    assert all(np.array_equal(p[0], q[0]) for p, q in zip(a, b))  # same seed and epoch: same noise
+    assert not np.array_equal(a[0][0], c[0][0])  # another epoch: another order and noise
+    assert not np.array_equal(a[0][0], epoch(0, 5.0, seed=8)[0][0])
+    noise_kms = np.concatenate([(p[0] - q[0]).ravel() for p, q in zip(a, clean)]) * VELOCITY_KMS
+    assert abs(noise_kms.std() - 5.0) < 0.2 and abs(noise_kms.mean()) < 0.2
+    with pytest.raises(ConfigError, match="steps"):
+        data.epoch_dataset(clean[0][0], clean[0][1], 16, 2, seed=0, epoch=0)
