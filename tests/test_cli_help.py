@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import json
 import os
 import platform
 import subprocess
@@ -81,3 +82,22 @@ def test_tensorflow_start_up_lines_are_silenced_by_default(tmp_path):
 def test_tensorflow_start_up_lines_come_back_when_asked(tmp_path):
     stderr = _import_tensorflow(tmp_path, TF_CPP_MIN_LOG_LEVEL="0")
     assert any(line in stderr for line in TF_STARTUP_LINES), stderr
+
+
+def test_nbody_prints_progress_and_the_same_result_as_one_piece(tmp_path):
+    """Progress lines come from running in pieces through a checkpoint: the result is that of one run."""
+    common = [sys.executable, "-m", "gcs_hpc.nbody", "--preset", "tiny", "--t-end", "0.3", "--backend",
+              "compiled"]
+    whole = subprocess.run([*common, "--json"], cwd=tmp_path, capture_output=True, text=True, timeout=600)
+    pieces = subprocess.run([*common, "--progress-every", "0.01"], cwd=tmp_path, capture_output=True,
+                            text=True, timeout=600)
+    assert whole.returncode == 0 and pieces.returncode == 0, whole.stderr + pieces.stderr
+    assert "nbody: t = " not in whole.stderr
+    progress = [line for line in pieces.stderr.splitlines() if line.startswith("nbody: t = ")]
+    assert progress and "steps" in progress[0]  # the first piece is one step: always a line
+    report = json.loads(whole.stdout)
+    text = {k.strip(): v.strip() for k, v in (line.split(":", 1) for line in pieces.stdout.splitlines())}
+    assert int(text["steps"]) == report["steps"] > 1
+    assert float(text["max_rel_energy_error"]) == report["max_rel_energy_error"]
+    assert json.loads(text["final_centre_kpc"]) == report["final_centre_kpc"]
+    assert sorted(tmp_path.iterdir()) == []  # the checkpoint went to a temporary folder, now removed
