@@ -95,7 +95,8 @@ def cnn_stats(pred: Any, truth: np.ndarray) -> dict[str, Any]:
 
 
 def learning_curve(sample: Sample, fit: FitConfig, *, observation: Any = None, sizes: Sequence[int] = SIZES,
-                   n_views: int = 4, train_views: int | None = None, test_fraction: float = 0.2, seed: int = 0,
+                   n_views: int = 4, train_views: int | None = None, test_fraction: float = 0.2,
+                   seed: int = 0,
                    targets: Sequence[str] | None = None, keep_nets: bool = False,
                    log: Callable[[str], None] = print) -> dict[str, Any]:
     """Train and judge the curve (see module doc); returns a JSON-ready dict.
@@ -110,7 +111,8 @@ def learning_curve(sample: Sample, fit: FitConfig, *, observation: Any = None, s
     targets = sample.targets if targets is None else tuple(targets)
     for t in targets:
         if t not in sample.log_mass:
-            raise ConfigError(f"curve: target {t!r} is not in this store; allowed: {', '.join(sample.targets)}")
+            raise ConfigError(f"curve: target {t!r} is not in this store; allowed: "
+                              f"{', '.join(sample.targets)}")
     pool, test = split_models(sample, test_fraction, seed)
     use = sorted({int(n) for n in sizes if 0 < n < len(pool)} | {len(pool)})
     angles = view_angles(sample.maps.shape[1], n_views)
@@ -195,7 +197,8 @@ def plot_curve(result: dict[str, Any], path: Any) -> None:
         ax = axes[0, j]
         ax.plot(n, [r["cnn"]["scatter"] for r in rows], "o-", color="k", label="CNN (ensemble median)")
         for k, name in enumerate(rows[-1]["classic"]):
-            ax.axhline(rows[-1]["classic"][name]["scatter"], ls="--", color=f"C{k}", label=f"{name} (calibrated)")
+            ax.axhline(rows[-1]["classic"][name]["scatter"], ls="--", color=f"C{k}",
+                       label=f"{name} (calibrated)")
         ax.set_xscale("log")
         ax.set_xlabel("training galaxies")
         ax.set_ylabel(f"scatter of log10(M/M_true), dex: {target}")
@@ -204,14 +207,16 @@ def plot_curve(result: dict[str, Any], path: Any) -> None:
         for level, marker in ((68, "o"), (95, "s")):
             cov = [r["cnn"][f"coverage_{level}"] for r in rows]
             if any(c is not None for c in cov):
-                ax.plot(n, [np.nan if c is None else c for c in cov], marker + "-", label=f"{level}% interval")
+                ax.plot(n, [np.nan if c is None else c for c in cov], marker + "-",
+                        label=f"{level}% interval")
             ax.axhline(level / 100, ls=":", color="grey")
         ax.set_ylim(0, 1.02)
         ax.set_xscale("log")
         ax.set_xlabel("training galaxies")
         ax.set_ylabel("coverage on held-out views")
         ax.legend(fontsize=8)
-    setting = "ideal maps" if result.get("observation") is None else f"observation model {result['observation']}"
+    obs = result.get("observation")
+    setting = "ideal maps" if obs is None else f"observation model {obs}"
     fig.suptitle(f"Learning curve ({setting}): {result['n_test_galaxies']} held-out galaxies x "
                  f"{len(result['views'])} views")
     fig.savefig(path, dpi=100)

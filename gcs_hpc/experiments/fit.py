@@ -148,7 +148,8 @@ def train_ensemble(maps: np.ndarray, log_mass: np.ndarray, label_range: tuple[fl
     if len(maps) != len(log_mass) or len(maps) == 0:
         raise ConfigError(f"fit: {len(maps)} images and {len(log_mass)} targets; need equal, > 0")
     x_all = _inputs(maps, cfg.channels)
-    y_all = (LABEL_MAX * (np.asarray(log_mass, dtype=np.float64) - lo) / (hi - lo)).astype(np.float32)[:, None]
+    y_all = (LABEL_MAX * (np.asarray(log_mass, dtype=np.float64) - lo) / (hi - lo))
+    y_all = y_all.astype(np.float32)[:, None]
     head = cfg.resolved_head
     s_all = None if log_scale is None else np.asarray(log_scale, dtype=np.float32).reshape(-1)
     if s_all is not None and len(s_all) != len(x_all):
@@ -173,7 +174,8 @@ def train_ensemble(maps: np.ndarray, log_mass: np.ndarray, label_range: tuple[fl
                     loss = tf.reduce_mean(tf.square(pred - y))
                 else:
                     loss = tf.reduce_mean(nets.per_image_loss(tf, head, pred, y))
-            opt.apply_gradients(zip(tape.gradient(loss, model.trainable_variables), model.trainable_variables))
+            variables = model.trainable_variables
+            opt.apply_gradients(zip(tape.gradient(loss, variables), variables))
             return loss
 
         order = rng.permutation(n)
@@ -202,9 +204,11 @@ def predict_ensemble(models: list[Any], maps: np.ndarray, label_range: tuple[flo
     head = cfg.resolved_head
     means, sds = [], []
     for model in models:
-        out = np.concatenate([np.asarray(model(_feed(x[i:i + PREDICT_BATCH], None if log_scale is None else
-                                                     np.asarray(log_scale)[i:i + PREDICT_BATCH]), training=False))
-                              for i in range(0, len(x), PREDICT_BATCH)]).astype(np.float64)
+        parts = []
+        for i in range(0, len(x), PREDICT_BATCH):
+            s = None if log_scale is None else np.asarray(log_scale)[i:i + PREDICT_BATCH]
+            parts.append(np.asarray(model(_feed(x[i:i + PREDICT_BATCH], s), training=False)))
+        out = np.concatenate(parts).astype(np.float64)
         if head == "point":
             mean, sd = out.reshape(len(out), -1)[:, 0], np.zeros(len(out))
         else:

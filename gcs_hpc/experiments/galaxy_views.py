@@ -146,3 +146,16 @@ def observed_views(sample: Sample, rows: Sequence[int], obs: Any, *, n_views: in
                 for name, val in vals.items():
                     classic[t][name][start + j // n_views, j % n_views] = val
     return Views(images, log_scale if map_spec.fov_unit != "R_d" else None, classic)
+
+
+def fraction_in_field(sample: Sample, map_spec: Any, rows: Sequence[int], angle: int = 0) -> float:
+    """Median share of a galaxy's GCs inside the field of view of ``map_spec`` along stored ``angle``
+    (what the maps can see; the classic estimators of M_total weigh every GC)."""
+    shares = []
+    for row in rows:
+        x, y, _ = projected_gcs(sample, int(row), [angle])
+        unit = {"R_half": float(sample.r_half[row, angle]) if sample.r_half is not None else float("nan"),
+                "kpc": 1.0}.get(map_spec.fov_unit, float(sample.disk_size_kpc[row]))
+        half = 0.5 * map_spec.fov * unit
+        shares.append(float(np.mean((np.abs(x[0]) < half) & (np.abs(y[0]) < half))))
+    return float(np.median(shares)) if shares else float("nan")

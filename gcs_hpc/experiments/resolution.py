@@ -28,6 +28,10 @@ from gcs_hpc.experiments.sample import Sample
 MATCH_TOL_DEX = 1.0e-9
 
 
+def _change(quick: dict[str, float], tiny: dict[str, float]) -> dict[str, float]:
+    return {k: quick[k] - tiny[k] for k in ("bias", "scatter")}
+
+
 def match_twins(tiny: Sample, quick: Sample) -> tuple[np.ndarray, np.ndarray]:
     """Rows (tiny, quick) of galaxies with the same suite and M_total."""
     lookup: dict[tuple[str, float], int] = {}
@@ -37,7 +41,8 @@ def match_twins(tiny: Sample, quick: Sample) -> tuple[np.ndarray, np.ndarray]:
              for j, (s, m) in enumerate(zip(quick.suite, quick.log_mass["M_total"]))
              if (str(s), round(float(m), 9)) in lookup]
     if not pairs:
-        raise ConfigError(f"resolution: no galaxy of {quick.store!r} has a twin in {tiny.store!r} (same suite "
+        raise ConfigError(f"resolution: no galaxy of {quick.store!r} has a twin in {tiny.store!r} (same "
+                          "suite "
                           "and M_total); the two stores must come from one campaign config at two presets")
     t, q = (np.array(v, dtype=np.int64) for v in zip(*pairs))
     if not np.allclose(tiny.log_mass["M_total"][t], quick.log_mass["M_total"][q], atol=MATCH_TOL_DEX, rtol=0):
@@ -66,9 +71,9 @@ def resolution_check(tiny: Sample, quick: Sample, nets: dict[str, list[Any]],
             entry[preset] = {"cnn": error_stats(pred.median() - truth),
                              "classic": {name: error_stats(est.reshape(-1) - truth)
                                          for name, est in v.classic.get(target, {}).items()}}
-        entry["delta"] = {"cnn": {k: entry["quick"]["cnn"][k] - entry["tiny"]["cnn"][k] for k in ("bias", "scatter")},
-                          "classic": {name: {k: entry["quick"]["classic"][name][k] - entry["tiny"]["classic"][name][k]
-                                             for k in ("bias", "scatter")} for name in entry["tiny"]["classic"]}}
+        quick_c, tiny_c = entry["quick"]["classic"], entry["tiny"]["classic"]
+        entry["delta"] = {"cnn": _change(entry["quick"]["cnn"], entry["tiny"]["cnn"]),
+                          "classic": {name: _change(quick_c[name], tiny_c[name]) for name in tiny_c}}
         diff = quick.log_mass[target][q_rows] - tiny.log_mass[target][t_rows]
         entry["truth_quick_minus_tiny"] = error_stats(diff)
         out["targets"][target] = entry

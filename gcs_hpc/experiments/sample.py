@@ -69,7 +69,8 @@ class Sample:
 
     def __post_init__(self) -> None:
         n = len(self.models)
-        if len(self.suite) != n or self.maps.shape[0] != n or any(len(v) != n for v in self.log_mass.values()):
+        lengths = [len(self.suite), self.maps.shape[0], *(len(v) for v in self.log_mass.values())]
+        if any(k != n for k in lengths):
             raise StoreError(f"sample of {self.store!r}: per-galaxy arrays differ in length")
 
     def __len__(self) -> int:

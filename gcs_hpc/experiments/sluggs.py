@@ -79,7 +79,8 @@ def run_sluggs(catalog_path: str | Path, galaxies_path: str | Path, nets: dict[s
                     continue
                 log_m = float(np.log10(e.mass_msun)) if e.mass_msun > 0 else float("nan")
                 off = (offsets or {}).get(label, float("nan"))
-                classic[label] = {"log10": log_m, "p16_log10": _log(e.mass_p16_msun), "p84_log10": _log(e.mass_p84_msun),
+                classic[label] = {"log10": log_m, "p16_log10": _log(e.mass_p16_msun),
+                                  "p84_log10": _log(e.mass_p84_msun),
                                   "calibrated_log10": log_m + off if np.isfinite(off) else None}
             row["classic"] = classic
         except GcsError as exc:

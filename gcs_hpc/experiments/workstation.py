@@ -95,7 +95,8 @@ def run_campaigns(runs: str | Path, presets: Sequence[str] = ("tiny", "quick"),
     for preset in presets:
         spec = specs()[preset]
         store = store_of(runs, preset)
-        entry = {"preset": preset, "store": str(store), "start_utc": time.time(), "done_start": done_count(store),
+        entry = {"preset": preset, "store": str(store), "start_utc": time.time(),
+                 "done_start": done_count(store),
                  "machine": machine(), "workers": spec.scale(SCALE).workers}
         try:
             build_store(spec, SCALE, runs, log)
@@ -148,6 +149,14 @@ def analyse(runs: str | Path, *, fit: FitConfig, sizes: Sequence[int], n_views: 
                               "suites": list(SUITES), "by_suite": {s: int((sample.suite == s).sum())
                                                                    for s in SUITES},
                               "machine": machine(), "observation": obs.name, "started_utc": time.time()}
+    from gcs_hpc.experiments.galaxy_views import fraction_in_field
+    from gcs_hpc.store import read_map_spec
+
+    if sample.phase_space is not None:
+        some = np.arange(0, len(sample), max(1, len(sample) // 100))
+        result["gc_fraction_in_field"] = {
+            "ideal": fraction_in_field(sample, read_map_spec(store), some),
+            "observed": fraction_in_field(sample, obs.map_spec(read_map_spec(store)), some)}
     curves = {}
     for setting, o in (("ideal", None), ("observed", obs)):
         t0 = time.perf_counter()

@@ -20,7 +20,8 @@ END = "<!-- workstation:end -->"
 GOAL_RATIO = 0.5
 TARGET_NAMES = {"M_total": "M_total", "M_5r_half": "M(<5 R_half)"}
 SETTING_NAMES = {"ideal": "observation model off (the store's ideal maps, all GCs)",
-                 "observed": "observation model on (SLUGGS-like N_GC, velocity errors, coverage, interlopers)"}
+                 "observed": "observation model on (SLUGGS-like N_GC, velocity errors, coverage, "
+                             "interlopers)"}
 
 
 def _f(v: Any, fmt: str = ".3f") -> str:
@@ -40,12 +41,14 @@ def compute_lines(a: dict[str, Any]) -> list[str]:
         rate = n / hours if hours > 0 else float("nan")
         lines.append(f"- campaign session ({s['preset']} preset, {s.get('workers', '?')} workers): "
                      f"{_utc(s['start_utc'])} to {_utc(s['end_utc'])}, {n} models in {hours:.2f} h "
-                     f"({rate:.0f} models/h, {3600 * s.get('workers', 1) / rate if rate else float('nan'):.1f}"
+                     f"({rate:.0f} models/h, "
+                     f"{3600 * s.get('workers', 1) / rate if rate else float('nan'):.1f}"
                      " worker-s per model on average, disks and mergers together)")
     c = a["curves"]
     lines.append(f"- analysis: {a['analysis_wall_s'] / 60:.1f} min (learning curves "
                  + ", ".join(f"{k} {v['wall_s'] / 60:.1f} min" for k, v in c.items())
-                 + (f", SLUGGS {a['sluggs']['wall_s']:.0f} s" if "wall_s" in a.get("sluggs", {}) else "") + ")")
+                 + (f", SLUGGS {a['sluggs']['wall_s']:.0f} s" if "wall_s" in a.get("sluggs", {}) else "")
+                 + ")")
     return lines
 
 
@@ -93,8 +96,21 @@ def goal_lines(a: dict[str, Any]) -> list[str]:
                        f"ratio {ratio:.2f} (goal <= {GOAL_RATIO}: "
                        + ("met" if ratio <= GOAL_RATIO else "not met") + f"); coverage 68/95 "
                        f"{_f(r['cnn']['coverage_68'], '.2f')}/{_f(r['cnn']['coverage_95'], '.2f')}; "
-                       f"log-log slope of scatter vs N {_f(slope, '.2f')}")
+                       f"log-log slope of scatter vs N {_f(slope, '.2f')}"
+                       + _extrapolation(slope, r["n_train"], r["cnn"]["scatter"], GOAL_RATIO * best[1]))
     return out
+
+
+def _extrapolation(slope: float, n: int, scatter: float, goal: float) -> str:
+    """If the scatter kept falling as N^slope: the training galaxies the goal would need (a power law
+    fitted to a few points; an indication, not a promise)."""
+    if not np.isfinite(slope) or scatter <= goal:
+        return ""
+    need = n * (goal / scatter) ** (1.0 / slope) if slope < 0 else float("inf")
+    if need > 1.0e6:
+        return ("; the curve is too flat for more galaxies alone to reach the goal (> 10^6 needed at this "
+                "slope)")
+    return f"; at that slope the goal needs ~{need:,.0f} training galaxies"
 
 
 def section(a: dict[str, Any], figure_prefix: str) -> list[str]:
@@ -105,10 +121,20 @@ def section(a: dict[str, Any], figure_prefix: str) -> list[str]:
              "Regenerate: `python -m gcs_hpc.experiments workstation all --runs runs` (campaign, resumable; "
              "analysis of the models done; this section). `... workstation analyse` and `... workstation "
              "report` redo only the later steps.", "",
-             f"Scale reached: **{a['n_done']} of {a.get('n_models', 2000)}** tiny-preset models done in the store "
+             f"Scale reached: **{a['n_done']} of {a.get('n_models', 2000)}** tiny-preset models done in the "
+             "store "
              f"(disks to t = 5, mergers to t = 20); the studies use the {a['n_used']} done disks and mergers "
-             f"({', '.join(f'{k} {v}' for k, v in a['by_suite'].items())}); the unknown mergers stay out as in "
+             f"({', '.join(f'{k} {v}' for k, v in a['by_suite'].items())}); the unknown mergers stay out as "
+             "in "
              "DL3-DL5.", "", *compute_lines(a), "", "### Against the goal", "", *goal_lines(a), ""]
+    frac = a.get("gc_fraction_in_field")
+    if frac:
+        lines += ["The maps see part of each GC system: the median share of a galaxy's GCs inside the field "
+                  "of "
+                  f"view is {frac['ideal']:.2f} for the store's maps and {frac['observed']:.2f} for the "
+                  "observation model's (before its N_GC draw); the classic estimators of M_total weigh every "
+                  "GC "
+                  "(of M(<5 R_half): those inside 5 R_half).", ""]
     for setting, c in a["curves"].items():
         lines += [f"### Learning curve, {SETTING_NAMES[setting]}", "",
                   f"{c['n_test_galaxies']} held-out galaxies x {len(c['views'])} views; ensembles of "

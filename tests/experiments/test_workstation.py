@@ -56,8 +56,8 @@ def test_curves_have_both_settings_targets_and_fair_classic_lines(ws_runs):
                 assert r["classic"] and all(math.isfinite(v["offset"]) for v in r["classic"].values())
             # a constant calibration moves the bias, never the scatter: the classic lines are flat
             for name in rows[0]["classic"]:
-                assert rows[0]["classic"][name]["scatter"] == pytest.approx(rows[-1]["classic"][name]["scatter"],
-                                                                             rel=1e-12)
+                first, last = rows[0]["classic"][name], rows[-1]["classic"][name]
+                assert first["scatter"] == pytest.approx(last["scatter"], rel=1e-12)
     assert a["resolution"]["skipped"].startswith("no done model in the quick store")
 
 
@@ -137,7 +137,7 @@ def test_twins_of_one_store_show_no_resolution_change(ws_runs):
 
 
 def test_calibration_constant_removes_a_known_offset():
-    from gcs_hpc.experiments.curves import calibrated_classic, split_models
+    from gcs_hpc.experiments.curves import calibrated_classic
 
     rng = np.random.default_rng(0)
     truth = rng.uniform(11, 13, 400)
