@@ -50,6 +50,22 @@ def target_name(target: str, radius: str) -> str:
     return "M_total" if target == "M_total" else f"M(<{radius})"
 
 
+def radius_kpc(radius: str, r_half_kpc: float | None) -> float | None:
+    """The radius named ``radius`` ("5_r_half", "r_half", "20_kpc") in kpc for a galaxy with this R_half
+    (None when it cannot be said: "fov_half", or R_half unknown)."""
+    if radius == "r_half":
+        factor, unit = 1.0, "r_half"
+    else:
+        head, _, unit = radius.partition("_")
+        try:
+            factor = float(head)
+        except ValueError:
+            return None
+    if unit == "kpc":
+        return factor
+    return factor * float(r_half_kpc) if unit == "r_half" and r_half_kpc is not None else None
+
+
 def target_masses(ds: Any, target: str, radius: str = DEFAULT_ENCLOSED_RADIUS) -> np.ndarray:
     """Per-model target masses in Msun (NaN for models not done), from the opened store ``ds``.
 

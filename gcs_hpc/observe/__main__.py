@@ -125,15 +125,34 @@ def resolve_map_spec(models: list[Any], store: str | None) -> tuple[MapSpec, str
 
 
 def cnn_masses(models: list[Any], observed: ObservedMaps) -> list[dict[str, Any]]:
-    """The masses each net predicts for each fill policy (the masked maps cannot enter a net)."""
+    """The mass posterior each net (or ensemble) gives for each fill policy (the masked maps cannot enter
+    a net): ``mass_msun`` is the median; ``posterior`` holds the 68% and 95% intervals in Msun and dex
+    (:meth:`gcs_hpc.learn.posterior.MassPosterior.summaries`); ``target`` says which mass (M_total or
+    M(<5_r_half), whose radius in kpc is ``radius_kpc``); ``ood`` lists why the map is unlike the net's
+    training maps (:func:`gcs_hpc.learn.ood.flag_reasons`; empty: in distribution). Nets with a scale
+    input get the map scale in kpc (the galaxy's R_e for ``fov_unit: R_half``)."""
+    from gcs_hpc.learn.ood import flag_reasons
+    from gcs_hpc.learn.targets import radius_kpc as radius_to_kpc
+
     rows = []
     for model in models:
+        scale_kpc = observed.scale_kpc if model.scale_input else None
+        log_scale = None if scale_kpc is None else np.log10([scale_kpc])
+        target = model.target
+        radius_kpc = None
+        if model.metadata.get("target", "M_total") != "M_total":
+            r_half = observed.scale_kpc if observed.map_spec.fov_unit == "R_half" else None
+            radius_kpc = radius_to_kpc(str(model.metadata.get("enclosed_radius")), r_half)
         for policy in FILL_POLICIES:
             if policy == "masked":
                 continue
             image = observed.filled(policy)[None, :model.channels]
-            mass = float(model.predict_mass(image)[0])
-            rows.append({"model": model.path, "channels": model.channels, "fill": policy, "mass_msun": mass})
+            posterior = model.predict_posterior(image, scale_kpc=scale_kpc)
+            summary = posterior.summaries()[0]
+            reasons = flag_reasons(image, posterior, model.metadata.get("ood"), log_scale)[0]
+            rows.append({"model": model.path, "channels": model.channels, "fill": policy, "target": target,
+                         "radius_kpc": radius_kpc, "mass_msun": summary["median_msun"],
+                         "posterior": summary, "ood": reasons})
     return rows
 
 
@@ -189,9 +208,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     gcs = project_catalog(catalog, galaxy, align_major_axis=args.align_major_axis)
     models = []
     if args.model:
-        from gcs_hpc.learn.predict import load_trained
+        from gcs_hpc.learn.predict import load_predictor
 
-        models = [load_trained(path) for path in args.model]
+        models = [load_predictor(path) for path in args.model]
     map_spec, spec_source = resolve_map_spec(models, args.store)
     observed = make_observed_maps(gcs, galaxy, map_spec, disk_size_kpc=args.disk_size_kpc,
                                   min_gcs=args.min_gcs)
@@ -247,8 +266,14 @@ def check_finite(cnn_rows: list[dict[str, Any]], classic: dict[str, dict[str, An
 def format_table(result: dict[str, Any]) -> str:
     lines = [f"{result['galaxy']['name']}: {result['n_gc']} GCs, R_max {result['R_max_kpc']:.1f} kpc, "
              f"{result['maps']['n_in_field']} in the map field, {result['maps']['n_empty_pixels']} empty pixels"]
+    from gcs_hpc.learn.posterior import format_interval
+
     for row in result["cnn"]:
-        lines.append(f"  CNN {row['channels']}ch {row['fill']:>6}: {row['mass_msun']:.3e} Msun  ({row['model']})")
+        where = f" within {row['radius_kpc']:.1f} kpc" if row.get("radius_kpc") else ""
+        lines.append(f"  CNN {row['channels']}ch {row['fill']:>6} {row['target']}{where}: "
+                     f"{format_interval(row['posterior'])}  ({row['model']})")
+        for reason in row["ood"]:
+            lines.append(f"      OUT OF DISTRIBUTION: {reason}")
     if result["cnn_note"]:
         lines.append(f"  {result['cnn_note']}")
     for label, est in result["estimators"].items():
