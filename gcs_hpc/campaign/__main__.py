@@ -4,6 +4,10 @@ Everything given is validated before anything is submitted. With only ``--n-mode
 default: a local dask cluster on this machine's cores (one single-threaded worker process per core), the
 NumPy backend, the quick preset, a store ``./gcs_campaign.zarr``. Rerunning the same command resumes: only
 the models not yet done run. A store made with another config is refused, never overwritten.
+
+This module only turns arguments into a :class:`gcs_hpc.campaign.request.CampaignRequest` and reports;
+the campaign itself is the library's :func:`~gcs_hpc.campaign.request.prepare` and
+:func:`~gcs_hpc.campaign.request.run`.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from pathlib import Path
 from typing import Sequence
 
 from gcs_hpc.backends import BACKEND_CHOICES
+from gcs_hpc.campaign.request import open_store, prepare, run, sweep_checkpoints  # noqa: F401
 from gcs_hpc.cli import with_help_defaults
 from gcs_hpc.errors import ConfigError, StoreError
 from gcs_hpc.fileperm import parse_umask  # the umask policy shared with train, evaluate, observe
@@ -79,71 +84,25 @@ def build_parser() -> argparse.ArgumentParser:
     return with_help_defaults(p)
 
 
-def _check_args(args: argparse.Namespace) -> None:
+def request_from_args(args: argparse.Namespace):
+    """The :class:`~gcs_hpc.campaign.request.CampaignRequest` the arguments describe (files read and
+    validated; nothing written)."""
+    from gcs_hpc.campaign.cluster import load_cluster_config, with_overrides
+    from gcs_hpc.campaign.config import load_campaign_config
+    from gcs_hpc.campaign.request import CampaignRequest
     from gcs_hpc.config import check_range
 
-    if args.n_models is not None:
-        check_range("", "--n-models", args.n_models, 1, 10_000_000)
     if args.workers is not None:
         check_range("", "--workers", args.workers, 1, 100_000)
-    if args.max_failures is not None:
-        check_range("", "--max-failures", args.max_failures, 1, 10_000_000)
-    check_range("", "--progress-interval", args.progress_interval, 0.0, 86_400.0)
     parse_umask(args.umask)
-
-
-def prepare(args: argparse.Namespace):
-    """Validate configs, plan the campaign and open (or create) its store; return what the farm needs."""
-    from gcs_hpc.campaign.cluster import check_can_start, load_cluster_config, with_overrides
-    from gcs_hpc.campaign.config import load_campaign_config
-    from gcs_hpc.campaign.plan import plan_campaign
-
-    _check_args(args)
     config = load_campaign_config(args.config)
     overrides = {k: v for k, v in (("seed", args.seed), ("preset", args.preset)) if v is not None}
     if overrides:
         config = dataclasses.replace(config, **overrides)
     cluster = with_overrides(load_cluster_config(args.cluster), workers=args.workers, backend=args.backend)
-    check_can_start(cluster)  # TLS importable, sbatch on PATH: a clear error now, not a traceback later
-    if cluster.backend == "cuda" and cluster.kind == "local":
-        from gcs_hpc.xp import has_cupy
-
-        if not has_cupy():
-            raise ConfigError("backend = 'cuda' on a local cluster needs CuPy and a GPU, none here; "
-                              "allowed on this machine: auto, direct, compiled, tree")
-    plan = plan_campaign(config, args.n_models)
-    max_failures = args.max_failures if args.max_failures is not None else max(10, plan.n_models // 10)
-    return config, cluster, plan, max_failures
-
-
-def open_store(store: Path, plan, resume: bool | None, log=print) -> list[int]:
-    """Create the store or validate the existing one; return the indices still to run.
-
-    An existing store (or empty folder) must be writable, checked before any model is computed; its done
-    models are verified (:func:`gcs_hpc.store.verify.verify_store`) and broken ones (a chunk deleted or
-    damaged) set back to pending, with a line on ``log``.
-    """
-    from gcs_hpc.store import create_store, pending_indices
-    from gcs_hpc.store.verify import check_writable, verify_store
-
-    exists = store.exists()
-    if exists and resume is False:
-        raise StoreError(f"store {str(store)!r} exists and --no-resume was given; choose another --store "
-                         "or drop --no-resume to run its missing models (nothing is ever overwritten)")
-    if not exists and resume is True:
-        raise StoreError(f"--resume: store {str(store)!r} does not exist; nothing to resume")
-    if exists and store.is_dir():  # checkpoints go beside the store
-        check_writable(store, also=[store.parent])
-    try:
-        create_store(store, plan.models, plan.map_spec, plan.config_yaml)  # validates an existing store
-    except OSError as exc:
-        raise StoreError(f"store {str(store)!r} cannot be created ({exc.strerror or exc}); nothing was "
-                         "computed. Allowed: a --store path in a folder you can write") from None
-    if exists:
-        report = verify_store(store)
-        if report.broken:
-            log(report.summary())
-    return pending_indices(store)
+    return CampaignRequest(store=Path(args.store), config=config, cluster=cluster, n_models=args.n_models,
+                           max_failures=args.max_failures, resume=args.resume, log_dir=Path(args.log_dir),
+                           progress_interval_s=args.progress_interval)
 
 
 def verify_only(store: Path) -> int:
@@ -157,25 +116,8 @@ def verify_only(store: Path) -> int:
     return EXIT_OK
 
 
-def sweep_checkpoints(store: Path) -> None:
-    """Remove checkpoints of finished models (left by an attempt that was still leaving a worker when the
-    model's rerun finished), and the checkpoint folder when it is empty."""
-    from gcs_hpc.campaign.run_model import checkpoint_directory
-    from gcs_hpc.store import model_status
-
-    folder = checkpoint_directory(store)
-    if not folder.is_dir():
-        return
-    status = model_status(store)
-    for path in folder.iterdir():
-        parts = path.name.split("-")
-        if len(parts) >= 3 and parts[0] == "model" and parts[1].isdigit() and int(parts[1]) < len(status) \
-                and status[int(parts[1])] in ("done", "failed"):
-            path.unlink(missing_ok=True)
-    try:
-        folder.rmdir()
-    except OSError:  # holds checkpoints of models still to finish
-        pass
+def _print(text: str) -> None:
+    print(text, flush=True)
 
 
 def _on_sigterm(signum, frame):  # SLURM sends SIGTERM at walltime, scancel and requeue
@@ -190,7 +132,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.verify:
             os.umask(parse_umask(args.umask))
             return verify_only(store)
-        config, cluster, plan, max_failures = prepare(args)
+        campaign = prepare(request_from_args(args))
+        config, plan, max_failures = campaign.config, campaign.plan, campaign.max_failures
         # Before anything is created: store, checkpoints, logs and credentials get the user's permissions
         # only; worker processes (local) and worker jobs (sbatch propagates it) inherit it.
         os.umask(parse_umask(args.umask))
@@ -202,35 +145,27 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(plan.config_yaml)
             print(f"dry run: nothing submitted; store would be {store}")
             return EXIT_OK
-        pending = open_store(store, plan, args.resume, log=lambda text: print(text, flush=True))
+        pending = open_store(store, plan, args.resume, log=_print)
     except (ConfigError, StoreError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
-    done_before = plan.n_models - len(pending)
-    print(f"store {store}: {done_before} of {plan.n_models} models done; running {len(pending)}", flush=True)
-    if not pending:
-        print("nothing to run: every model is done")
-        return EXIT_OK
 
-    from gcs_hpc.campaign.farm import run_farm
     from gcs_hpc.campaign.progress import Progress
 
     signal.signal(signal.SIGTERM, _on_sigterm)
-    progress = Progress(total=plan.n_models, already_done=done_before, interval_s=args.progress_interval)
+    progress = Progress(total=plan.n_models, already_done=plan.n_models - len(pending),
+                        interval_s=args.progress_interval)
     try:
-        report = run_farm(plan, store, cluster, pending, max_failures=max_failures, progress=progress,
-                          log=lambda text: print(text, flush=True),
-                          log_directory=Path(args.log_dir) / "workers")
+        result = run(campaign, pending=pending, progress=progress, log=_print)
     except KeyboardInterrupt:
-        progress.close()
         print(f"interrupted: {progress.done} models done in this run; rerun the same command to resume",
               file=sys.stderr)
         return EXIT_INTERRUPTED
-    progress.close()
-    print(progress.summary(), flush=True)
+    report, done_before = result.report, result.done_before
+    if report is None:
+        return EXIT_OK
     if report.resumed:
         print(f"{len(report.resumed)} models resumed from their N-body checkpoints", flush=True)
-    sweep_checkpoints(store)
     if report.failures:
         listed = "; ".join(f"model {i}: {r}" for i, r in sorted(report.failures.items())[:5])
         print(f"{len(report.failures)} models failed ({listed}{' ...' if len(report.failures) > 5 else ''}); "

@@ -2,7 +2,7 @@
 
 A store lives at ``<runs>/<scale>/stores/<campaign>.zarr`` beside the campaign config it was made from
 (``<campaign>.yaml``) and the measured per-model run times (``<campaign>.timing.json``). A store that
-exists is validated by :func:`gcs_hpc.store.create_store` (through the campaign CLI's ``open_store``):
+exists is validated by :func:`gcs_hpc.store.create_store` (through :func:`gcs_hpc.campaign.request.open_store`):
 the same config resumes its missing models, another config is refused with a StoreError.
 """
 
@@ -17,22 +17,17 @@ from gcs_hpc.config import dump_yaml
 from gcs_hpc.errors import StoreError
 from gcs_hpc.experiments.spec import ExperimentSpec
 
-#: Local dask cluster of the experiment campaigns: the dashboard on a free port (tests run side by side).
-CLUSTER_YAML = """\
-# Written by gcs_hpc.experiments: a local dask cluster, dashboard on any free port.
-kind: local
-backend: auto
-dashboard_address: "127.0.0.1:0"
-retries: 2
-local: {threads_per_worker: 1, processes: true}
-"""
+#: Local dask cluster of the experiment campaigns (a ClusterConfig's keywords): the dashboard on any free
+#: port (tests run side by side); backend and workers come from the experiment's scale.
+CLUSTER = {"kind": "local", "dashboard_address": "127.0.0.1:0", "retries": 2,
+           "local": {"threads_per_worker": 1, "processes": True}}
 
 
 def store_paths(runs: Path, scale: str, campaign: str) -> dict[str, Path]:
     """Paths of a campaign's store, config and timing file."""
     base = Path(runs) / scale / "stores"
     return {"store": base / f"{campaign}.zarr", "config": base / f"{campaign}.yaml",
-            "timing": base / f"{campaign}.timing.json", "cluster": base / "cluster.yaml"}
+            "timing": base / f"{campaign}.timing.json"}
 
 
 def build_store(spec: ExperimentSpec, scale: str, runs: Path, log: Callable[[str], None] = print) -> Path:
@@ -45,25 +40,25 @@ def build_store(spec: ExperimentSpec, scale: str, runs: Path, log: Callable[[str
     StoreError
         If a store exists there made with another config (delete it or rename the campaign).
     """
-    from gcs_hpc.campaign.__main__ import build_parser, open_store, prepare
-    from gcs_hpc.campaign.farm import run_farm
+    from gcs_hpc.campaign.cluster import ClusterConfig
+    from gcs_hpc.campaign.config import config_from_mapping
     from gcs_hpc.campaign.progress import Progress
+    from gcs_hpc.campaign.request import CampaignRequest, open_store, prepare, run
 
     sizes = spec.scale(scale)
     paths = store_paths(runs, scale, spec.campaign)
     paths["store"].parent.mkdir(parents=True, exist_ok=True)
+    mapping = spec.campaign_mapping(scale)
     paths["config"].write_text(f"# campaign of experiment(s) sharing {spec.campaign!r}, scale {scale}\n"
-                               + dump_yaml(spec.campaign_mapping(scale)))
-    paths["cluster"].write_text(CLUSTER_YAML)
-    argv = ["--config", str(paths["config"]), "--store", str(paths["store"]), "--n-models",
-            str(sizes.n_models), "--backend", sizes.backend, "--cluster", str(paths["cluster"]),
-            "--progress-interval", "60", "--log-dir", str(paths["store"].parent / "logs")]
-    if sizes.workers:
-        argv += ["--workers", str(sizes.workers)]
-    args = build_parser().parse_args(argv)
-    config, cluster, plan, max_failures = prepare(args)
+                               + dump_yaml(mapping))  # a record beside the store; the request is typed
+    cluster = ClusterConfig(**CLUSTER, backend=sizes.backend, workers=sizes.workers or None)
+    request = CampaignRequest(store=paths["store"], n_models=sizes.n_models, cluster=cluster,
+                              config=config_from_mapping(mapping, source=f"experiment {spec.name!r}"),
+                              log_dir=paths["store"].parent / "logs", progress_interval_s=60.0)
+    campaign = prepare(request)
+    config, plan = campaign.config, campaign.plan
     try:
-        pending = open_store(paths["store"], plan, None)
+        pending = open_store(campaign.store, plan, None)
     except StoreError as exc:
         raise StoreError(f"experiment {spec.name!r}: {exc} (the store {str(paths['store'])!r} was made "
                          "with another config: delete it, or give the experiment another campaign name)"
@@ -76,10 +71,8 @@ def build_store(spec: ExperimentSpec, scale: str, runs: Path, log: Callable[[str
     progress = Progress(total=plan.n_models, already_done=plan.n_models - len(pending), interval_s=60.0,
                         interactive=False)
     t0 = time.perf_counter()
-    report = run_farm(plan, paths["store"], cluster, pending, max_failures=max_failures, progress=progress,
-                      log=log, log_directory=paths["store"].parent / "logs" / "workers")
-    progress.close()
-    log(f"[{spec.name}] {progress.summary()}")
+    report = run(campaign, pending=pending, progress=progress,
+                 log=lambda text: log(f"[{spec.name}] {text}")).report
     timing = json.loads(paths["timing"].read_text()) if paths["timing"].is_file() else {"runs": []}
     timing["runs"].append({
         "wall_s": time.perf_counter() - t0, "workers": cluster.n_workers, "backend": cluster.backend,

@@ -26,6 +26,7 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
+from gcs_hpc import store
 from gcs_hpc.config import check_range
 from gcs_hpc.errors import ConfigError
 from gcs_hpc.experiments.fit import FitConfig, predict_ensemble, train_ensemble
@@ -52,8 +53,8 @@ def split_models(sample: Sample, test_fraction: float = 0.2, seed: int = 0) -> t
 def target_range(sample: Sample, target: str) -> tuple[float, float]:
     """Label range (dex) of ``target``: the store's label range for M_total, else the sample's span."""
     attrs = sample.label_attrs
-    if target == "M_total" and "label_log10_mass_min" in attrs:
-        return float(attrs["label_log10_mass_min"]), float(attrs["label_log10_mass_max"])
+    if target == "M_total" and store.LABEL_LOG10_MASS_MIN in attrs:
+        return float(attrs[store.LABEL_LOG10_MASS_MIN]), float(attrs[store.LABEL_LOG10_MASS_MAX])
     values = sample.log_mass[target][np.isfinite(sample.log_mass[target])]
     return float(values.min() - RANGE_MARGIN_DEX), float(values.max() + RANGE_MARGIN_DEX)
 

@@ -24,8 +24,14 @@ import numpy as np
 from gcs_hpc.config import spec_from_mapping
 from gcs_hpc.errors import ConfigError, StoreError
 from gcs_hpc.learn.data import CHANNELS_BY_COUNT, INPUT_SCALE_KMS, maps_to_inputs
-from gcs_hpc.learn.posterior import MassPosterior, from_labels
+from gcs_hpc.learn.ood import flag_reasons
+from gcs_hpc.learn.posterior import MassPosterior, format_interval, from_labels
+from gcs_hpc.learn.targets import radius_kpc
 from gcs_hpc.specs import MapSpec
+
+#: learn's public prediction API: what the observe floor may use (tests/test_architecture.py).
+__all__ = ["METADATA_FILE", "MODEL_FILE", "MassPosterior", "TrainedModel", "flag_reasons", "format_interval",
+           "load_predictor", "load_trained", "radius_kpc"]
 
 METADATA_FILE = "metadata.json"
 MODEL_FILE = "model.keras"

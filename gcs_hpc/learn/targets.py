@@ -141,12 +141,11 @@ def attach(source: Any, target: str, radius: str, scale_input: bool) -> dict:
     returns the target's label attributes.
     """
     from gcs_hpc import store
-    from gcs_hpc.learn.data import done_models
 
     masses = target_masses(source.ds, target, radius)
-    done = done_models(source.ds)
+    done = store.done_models(source.ds)
     attrs = target_label_attrs(source.attrs, masses[done], target, radius)
-    floor = 10.0 ** float(attrs["label_log10_mass_min"])
+    floor = 10.0 ** float(attrs[store.LABEL_LOG10_MASS_MIN])
     safe = np.where(np.isfinite(masses) & (masses > 0), masses, floor)
     source.target_mass_msun = masses
     source.labels = np.asarray(store.mass_to_label(safe, attrs), dtype=np.float32)

@@ -131,8 +131,8 @@ def cnn_masses(models: list[Any], observed: ObservedMaps) -> list[dict[str, Any]
     M(<5_r_half), whose radius in kpc is ``radius_kpc``); ``ood`` lists why the map is unlike the net's
     training maps (:func:`gcs_hpc.learn.ood.flag_reasons`; empty: in distribution). Nets with a scale
     input get the map scale in kpc (the galaxy's R_e for ``fov_unit: R_half``)."""
-    from gcs_hpc.learn.ood import flag_reasons
-    from gcs_hpc.learn.targets import radius_kpc as radius_to_kpc
+    from gcs_hpc.learn.predict import flag_reasons
+    from gcs_hpc.learn.predict import radius_kpc as radius_to_kpc
 
     rows = []
     for model in models:
@@ -266,7 +266,7 @@ def check_finite(cnn_rows: list[dict[str, Any]], classic: dict[str, dict[str, An
 def format_table(result: dict[str, Any]) -> str:
     lines = [f"{result['galaxy']['name']}: {result['n_gc']} GCs, R_max {result['R_max_kpc']:.1f} kpc, "
              f"{result['maps']['n_in_field']} in the map field, {result['maps']['n_empty_pixels']} empty pixels"]
-    from gcs_hpc.learn.posterior import format_interval
+    from gcs_hpc.learn.predict import format_interval
 
     for row in result["cnn"]:
         where = f" within {row['radius_kpc']:.1f} kpc" if row.get("radius_kpc") else ""

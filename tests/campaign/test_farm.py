@@ -88,7 +88,10 @@ def test_worker_killed_mid_model_reruns_it_and_every_model_lands_once(client, tm
     got, want = xr.open_zarr(store), xr.open_zarr(reference)
     np.testing.assert_array_equal(got.maps.isel(model=index).values, want.maps.isel(model=index).values)
     np.testing.assert_array_equal(got.counts.isel(model=index).values, want.counts.isel(model=index).values)
-    assert client.run(os.getpid).keys() != {killed["worker"]}  # the nanny restarted a worker
+    # the nanny restarted the killed worker: as many workers as before, none of them the killed process
+    client.wait_for_workers(len(pids), timeout=120)
+    after = client.run(os.getpid)
+    assert len(after) == len(pids) and pids[killed["worker"]] not in after.values()
 
 
 def test_failed_models_are_recorded_and_the_rest_go_on(client, tmp_path):

@@ -38,13 +38,16 @@ def test_gaussian_head_net_is_calibrated_on_the_linear_gaussian_toy() -> None:
 
     x, y = toy_maps(3000, seed=0)
     x_test, y_test = toy_maps(2000, seed=1)
+    keras.utils.set_random_seed(0)  # fit's shuffling
     net = nets.build_net("conv2", 1, seed=0, head="gaussian")
-    net.compile(optimizer=keras.optimizers.Adam(1e-3),
+    # trained to convergence (a constant 1e-3 step left the width 5-9 points off on some machines)
+    epochs, steps = 20, -(-len(x) // 64)
+    net.compile(optimizer=keras.optimizers.Adam(keras.optimizers.schedules.CosineDecay(1e-3, epochs * steps)),
                 loss=lambda t, p: nets.per_image_loss(tf, "gaussian", p, t))
-    net.fit(x, y[:, None], batch_size=64, epochs=10, verbose=0)
+    net.fit(x, y[:, None], batch_size=64, epochs=epochs, verbose=0)
     mean, sd = nets.split_outputs("gaussian", net.predict(x_test, verbose=0))
     m = calibration.calibration_metrics(MassPosterior(mean[:, None], sd[:, None]), y_test)
-    # measured: 0.680, 0.953, median sd 0.643 against the exact 0.634
+    # measured (3 seeds): coverage errors -0.003 / -0.006, median sd 0.632-0.635 against the exact 0.634
     assert abs(m["coverage_68_error"]) <= calibration.COVERAGE_TOLERANCE
     assert abs(m["coverage_95_error"]) <= 0.03
     assert np.median(sd) == pytest.approx(EXACT_SD, rel=0.15)
