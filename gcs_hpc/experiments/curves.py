@@ -26,7 +26,7 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from gcs_hpc import store
+from gcs_hpc import figure, store
 from gcs_hpc.config import check_range
 from gcs_hpc.errors import ConfigError
 from gcs_hpc.experiments.fit import FitConfig, predict_ensemble, train_ensemble
@@ -182,13 +182,10 @@ def best_classic(row: dict[str, Any]) -> tuple[str, float] | None:
     return min(items, key=lambda kv: kv[1]) if items else None
 
 
-def plot_curve(result: dict[str, Any], path: Any) -> None:
-    """Scatter and coverage against training galaxies, one column per target, classic lines dashed."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+def plot_curve(result: dict[str, Any], path: Any) -> str:
+    """Scatter and coverage against training galaxies, one column per target, classic lines dashed;
+    return the title (training sizes drawn, held-out galaxies and views)."""
+    plt = figure.pyplot()
     targets = list(result["curves"])
     fig, axes = plt.subplots(2, len(targets), figsize=(5.5 * len(targets), 7), squeeze=False,
                              constrained_layout=True)
@@ -218,7 +215,9 @@ def plot_curve(result: dict[str, Any], path: Any) -> None:
         ax.legend(fontsize=8)
     obs = result.get("observation")
     setting = "ideal maps" if obs is None else f"observation model {obs}"
-    fig.suptitle(f"Learning curve ({setting}): {result['n_test_galaxies']} held-out galaxies x "
-                 f"{len(result['views'])} views")
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+    n_sizes = sorted({len(rows) for rows in result["curves"].values()})
+    sizes = figure.count(n_sizes[0], "training size") if len(n_sizes) == 1 else \
+        f"{'/'.join(map(str, n_sizes))} training sizes"
+    fig.suptitle(f"Learning curve ({setting}): {sizes}, "
+                 f"{result['n_test_galaxies']} held-out galaxies x {len(result['views'])} views")
+    return figure.save(fig, path)

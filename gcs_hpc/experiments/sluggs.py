@@ -18,6 +18,7 @@ from typing import Any, Callable
 
 import numpy as np
 
+from gcs_hpc import figure
 from gcs_hpc.errors import GcsError
 from gcs_hpc.experiments.fit import FitConfig, predict_ensemble
 from gcs_hpc.experiments.sample import estimators_within
@@ -127,13 +128,10 @@ def markdown_table(rows: list[dict[str, Any]], classic_names: list[str]) -> list
     return lines
 
 
-def plot_sluggs(rows: list[dict[str, Any]], path: str | Path) -> None:
-    """CNN M(<5 R_e) with 68% intervals and the classic estimators (raw), galaxy by galaxy; CNN M_total."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+def plot_sluggs(rows: list[dict[str, Any]], path: str | Path) -> str:
+    """CNN M(<5 R_e) with 68% intervals and the classic estimators (raw), galaxy by galaxy; CNN M_total;
+    return the title (galaxies and classic estimates drawn)."""
+    plt = figure.pyplot()
     done = [r for r in rows if "skipped" not in r and "M_5r_half" in r["cnn"]]
     done.sort(key=lambda r: r["cnn"]["M_5r_half"]["median_log10"])
     x = np.arange(len(done))
@@ -159,6 +157,8 @@ def plot_sluggs(rows: list[dict[str, Any]], path: str | Path) -> None:
         ax.legend(fontsize=8)
     ax.set_ylabel("log10 M_total / Msun")
     ax.set_xticks(x, [r["galaxy"] for r in done], rotation=70, fontsize=8)
-    fig.suptitle("SLUGGS galaxies (Forbes et al. 2017): CNN and classic estimators")
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+    n_classic = sum("log10" in r["classic"].get(name, {}) for r in done for name in names)
+    fig.suptitle(f"SLUGGS galaxies (Forbes et al. 2017): CNN masses of {len(done)} of "
+                 f"{figure.count(len(rows), 'galaxy', 'galaxies')}, "
+                 f"{figure.count(n_classic, 'classic estimate')}")
+    return figure.save(fig, path)

@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from gcs_hpc import figure
 from gcs_hpc.errors import ConfigError
 from gcs_hpc.learn.posterior import LEVELS, MassPosterior
 
@@ -105,28 +106,26 @@ def coverage_curve(pit: np.ndarray, levels: np.ndarray = CURVE_LEVELS) -> np.nda
     return np.array([coverage_from_pit(pit, float(lv)) for lv in levels])
 
 
-def plot_calibration(path: str | Path, pits: dict[str, np.ndarray]) -> None:
-    """PIT histograms (left) and observed vs nominal coverage (right), one curve per named test set."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+def plot_calibration(path: str | Path, pits: dict[str, np.ndarray]) -> str:
+    """PIT histograms (left) and observed vs nominal coverage (right), one curve per named test set
+    (empty sets left out; the titles count the images of each set drawn); return the titles."""
+    plt = figure.pyplot()
+    drawn = {name: pit for name, pit in pits.items() if len(pit)}
     fig, (ax_pit, ax_cov) = plt.subplots(1, 2, figsize=(10, 4))
-    for name, pit in pits.items():
-        if len(pit) == 0:
-            continue
+    for name, pit in drawn.items():
         ax_pit.hist(pit, bins=PIT_BINS, range=(0, 1), density=True, histtype="step", lw=1.5, label=name)
         ax_cov.plot(CURVE_LEVELS, coverage_curve(pit), "o-", ms=3, label=name)
+    sets = ", ".join(f"{name} ({figure.count(len(pit), 'image')})" for name, pit in drawn.items())
     ax_pit.axhline(1.0, color="k", ls="--", lw=1, label="calibrated")
-    ax_pit.set(xlabel="PIT = F(log10 M_true)", ylabel="density", title="probability integral transform")
+    ax_pit.set(xlabel="PIT = F(log10 M_true)", ylabel="density",
+               title=f"PIT of {sets or 'no images'}")
     ax_cov.plot([0, 1], [0, 1], "k--", lw=1, label="calibrated")
     for level in LEVELS:
         ax_cov.axvline(level, color="0.7", lw=0.8)
     ax_cov.set(xlabel="nominal coverage of the central interval", ylabel="observed coverage",
-               xlim=(0, 1), ylim=(0, 1), title="coverage")
+               xlim=(0, 1), ylim=(0, 1),
+               title=f"coverage of {figure.count(len(drawn), 'test set')} at {len(CURVE_LEVELS)} levels")
     ax_pit.legend(fontsize=8)
     ax_cov.legend(fontsize=8)
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+    return figure.save(fig, path)

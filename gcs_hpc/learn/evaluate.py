@@ -47,6 +47,7 @@ from typing import Sequence
 
 import numpy as np
 
+from gcs_hpc import figure
 from gcs_hpc.cli import with_help_defaults
 from gcs_hpc.errors import ConfigError, GcsError
 from gcs_hpc.fileperm import add_umask_option, umask
@@ -215,63 +216,72 @@ def _label(trained_metrics: dict) -> str:
     return f"{trained_metrics['arch']}, {n} channel{'s' if n > 1 else ''}"
 
 
-def plot_predicted_vs_true(path: Path, mass_true: np.ndarray, mass_pred: np.ndarray, label: str) -> None:
-    """Figure 5 of the paper: mean and sd of the predicted mass in 20 bins of true mass."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    import matplotlib.ticker  # noqa: F401  (NullFormatter)
-
+def mass_bins(mass_true: np.ndarray, mass_pred: np.ndarray,
+              n_bins: int = N_MASS_BINS) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Centre (Msun), mean and sd of the predicted mass in the bins of log10 true mass that hold images:
+    ``n_bins`` equal bins from the smallest to the largest true mass, empty bins left out."""
     lo, hi = np.log10(mass_true.min()), np.log10(mass_true.max())
-    edges = np.linspace(lo, hi + 1e-9 if hi > lo else lo + 1e-3, N_MASS_BINS + 1)
-    idx = np.clip(np.digitize(np.log10(mass_true), edges) - 1, 0, N_MASS_BINS - 1)
-    centre, mean, sd = [], [], []
-    for b in range(N_MASS_BINS):
-        m = idx == b
-        if m.any():
-            centre.append(10 ** (0.5 * (edges[b] + edges[b + 1])))
-            mean.append(mass_pred[m].mean())
-            sd.append(mass_pred[m].std())
+    edges = np.linspace(lo, hi + 1e-9 if hi > lo else lo + 1e-3, n_bins + 1)
+    idx = np.clip(np.digitize(np.log10(mass_true), edges) - 1, 0, n_bins - 1)
+    held = np.unique(idx)
+    centre = 10 ** (0.5 * (edges[held] + edges[held + 1]))
+    mean = np.array([mass_pred[idx == b].mean() for b in held])
+    sd = np.array([mass_pred[idx == b].std() for b in held])
+    return centre, mean, sd
+
+
+def _images_drawn(errors: dict[str, np.ndarray]) -> str:
+    """'N images' (one net, or every net the same N), else 'name: N, name: M images'."""
+    counts = {name: len(e) for name, e in errors.items()}
+    if len(set(counts.values())) == 1:
+        n = next(iter(counts.values()))
+        return figure.count(n, "image") + (" per net" if len(counts) > 1 else "")
+    return ", ".join(f"{name}: {n}" for name, n in counts.items()) + " images"
+
+
+def plot_predicted_vs_true(path: Path, mass_true: np.ndarray, mass_pred: np.ndarray, label: str) -> str:
+    """Figure 5 of the paper: mean and sd of the predicted mass in bins of true mass (up to
+    ``N_MASS_BINS``; the title counts the bins that hold images and the images); return the title."""
+    plt = figure.pyplot()
+    from matplotlib.ticker import NullFormatter
+
+    centre, mean, sd = mass_bins(mass_true, mass_pred)
     fig, ax = plt.subplots(figsize=(5, 5))
     ax.errorbar(centre, mean, yerr=sd, fmt="o", capsize=3, label=label)
     line = [mass_true.min(), mass_true.max()]
     ax.plot(line, line, "k--", lw=1, label="M_p = M_c")
     ax.set(xscale="log", yscale="log", xlabel="true mass M_c [Msun]", ylabel="predicted mass M_p [Msun]",
-           title=f"predicted vs true, {N_MASS_BINS} bins (mean, sd)")
-    ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
+           title=f"predicted vs true: {figure.count(len(centre), 'mass bin')} with images "
+                 f"(of {N_MASS_BINS}), {figure.count(len(mass_true), 'image')}; mean, sd")
+    ax.xaxis.set_minor_formatter(NullFormatter())
     ax.legend()
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+    return figure.save(fig, path)
 
 
-def plot_errors(hist_path: Path, cdf_path: Path, errors: dict[str, np.ndarray]) -> None:
-    """Figures 6 and 7: histograms of E_i and cumulative distributions of |E_i|, one curve per net."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+def plot_errors(hist_path: Path, cdf_path: Path, errors: dict[str, np.ndarray]) -> tuple[str, str]:
+    """Figures 6 and 7: histograms of E_i and cumulative distributions of |E_i|, one curve per net;
+    return the two titles."""
+    plt = figure.pyplot()
     allv = np.concatenate(list(errors.values()))
     bins = np.linspace(np.percentile(allv, 0.5), np.percentile(allv, 99.5) + 1e-9, 41)
+    drawn = _images_drawn(errors)
     fig, ax = plt.subplots(figsize=(6, 4))
     for name, e in errors.items():
         ax.hist(e, bins=bins, histtype="step", lw=1.5, density=True, label=name)
-    ax.set(xlabel="E_i = (M_p - M_c) / M_c", ylabel="normalised number of images", title="errors")
+    ax.set(xlabel="E_i = (M_p - M_c) / M_c", ylabel="normalised number of images",
+           title=f"errors E_i, {drawn}")
     ax.legend()
     fig.tight_layout()
-    fig.savefig(hist_path, dpi=100)
-    plt.close(fig)
+    hist_title = figure.save(fig, hist_path)
     fig, ax = plt.subplots(figsize=(6, 4))
     for name, e in errors.items():
         a = np.sort(np.abs(e))
         ax.plot(a, np.arange(1, len(a) + 1) / len(a), label=name)
-    ax.set(xlabel="|E_i|", ylabel="cumulative fraction of images", title="cumulative |E_i|")
+    ax.set(xlabel="|E_i|", ylabel="cumulative fraction of images", title=f"cumulative |E_i|, {drawn}")
     ax.legend()
     fig.tight_layout()
-    fig.savefig(cdf_path, dpi=100)
-    plt.close(fig)
+    return hist_title, figure.save(fig, cdf_path)
 
 
 def evaluate(store: str | Path, model: str | Path, out: str | Path,

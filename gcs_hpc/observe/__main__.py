@@ -28,6 +28,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from gcs_hpc import figure
 from gcs_hpc.cli import with_help_defaults
 from gcs_hpc.config import check_range, spec_to_dict
 from gcs_hpc.errors import CatalogError, GcsError
@@ -158,13 +159,11 @@ def cnn_masses(models: list[Any], observed: ObservedMaps) -> list[dict[str, Any]
 
 def write_pngs(out: Path, observed: ObservedMaps, galaxy: Galaxy) -> list[str]:
     """V and sigma maps of every fill policy, one PNG each."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = figure.pyplot()
     out.mkdir(parents=True, exist_ok=True)
     half = 0.5 * observed.map_spec.fov
+    n_pixels = int(observed.empty.size)
+    n_filled = n_pixels - int(observed.empty.sum())
     written = []
     for policy in FILL_POLICIES:
         maps = observed.filled(policy)
@@ -175,10 +174,10 @@ def write_pngs(out: Path, observed: ObservedMaps, galaxy: Galaxy) -> list[str]:
             fig.colorbar(shown, ax=ax, label=label)
             ax.set_xlabel(f"x, west ({observed.map_spec.fov_unit})")
             ax.set_ylabel(f"y, north ({observed.map_spec.fov_unit})")
-        fig.suptitle(f"{galaxy.name}: GC kinematics, empty pixels {policy}, {observed.n_in_field} GCs")
+        fig.suptitle(f"{galaxy.name}: kinematics of {observed.n_in_field} GCs in the field, "
+                     f"{n_filled} of {n_pixels} pixels with data, empty pixels {policy}")
         path = out / f"{galaxy.name}_maps_{policy}.png"
-        fig.savefig(path, dpi=100)
-        plt.close(fig)
+        figure.save(fig, path)
         written.append(str(path))
     return written
 

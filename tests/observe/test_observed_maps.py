@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from gcs_hpc.errors import CatalogError, ConfigError
+from gcs_hpc.figure import saved_title
 from gcs_hpc.maps import bin_projected
 from gcs_hpc.observe.__main__ import main
 from gcs_hpc.observe.galaxies import Galaxy
@@ -121,6 +122,11 @@ def test_cli_classic_estimators_and_pngs(tmp_path, capsys):
     for est in result["estimators"].values():
         assert est["mass_msun"] > 0 and 0 < est["mass_err_msun"] < est["mass_msun"]
     assert sorted(p.name for p in out.iterdir()) == sorted(f"NGC1_maps_{p}.png" for p in FILL_POLICIES)
+    n_filled = 100 - result["maps"]["n_empty_pixels"]        # 10x10 maps
+    for policy in FILL_POLICIES:                              # the titles count what the maps hold
+        assert saved_title(out / f"NGC1_maps_{policy}.png") == (
+            f"NGC1: kinematics of {result['maps']['n_in_field']} GCs in the field, {n_filled} of 100 pixels "
+            f"with data, empty pixels {policy}")
 
 
 @pytest.mark.parametrize("change,message", [
