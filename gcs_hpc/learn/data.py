@@ -15,12 +15,12 @@ Only models with ``status == "done"`` are used. Images are (model, angle) pairs.
 ``("disk", "merger")`` for the paper's DL3 to DL5 on a store that also holds the ``unknown`` suite;
 ``None`` (default) uses every done model. The ``suite`` split fixes its own suites and takes no filter.
 
-The reader never loads the cube: it reads a block of whole models at a time (one zarr read per model
-chunk, bounded by ``cache_mb``), shuffles the images of the block together with what is left of the
-previous block, and cuts full batches. Reads are synchronous inside the generator: a read-ahead thread
-was tried and measured slower (zarr v3's per-chunk work is mostly Python, so a second thread only adds
-GIL hand-offs); ``tf.data`` prefetching overlaps the whole generator with training instead. Inputs are
-the maps in km/s divided by the simulation velocity unit (:data:`gcs_hpc.units.VELOCITY_KMS`, so 5 km/s
+A worker's shard that fits ``memory_mb`` is read once and served from memory (:func:`epoch_dataset`).
+A larger one streams (:mod:`gcs_hpc.learn.stream`): the epoch is planned in blocks of whole models
+(``cache_mb`` of maps, one zarr read each; models shuffled, then the images of each block), the blocks are
+read ahead in parallel by ``tf.data`` and picked, scaled and batched by TF ops. :func:`iterate_batches`
+is the same plan in NumPy (the reference the tests compare with; evaluation reads blocks the same way).
+Inputs are the maps in km/s divided by the simulation velocity unit (:data:`gcs_hpc.units.VELOCITY_KMS`, so 5 km/s
 is ~0.04, as in the paper), channels last; labels are :func:`gcs_hpc.store.mass_to_label` of ``M_total``
 (the 0..10 scale whose bounds the store's attributes hold). Noise augmentation adds Gaussian noise of
 ``noise_kms`` km/s to every pixel at training time.
@@ -36,6 +36,7 @@ import numpy as np
 
 from gcs_hpc.config import check_choice, check_range
 from gcs_hpc.errors import ConfigError, StoreError
+from gcs_hpc.learn import stream
 from gcs_hpc.store.read import channels_for, done_models, open_dataset, string_coord  # noqa: F401
 from gcs_hpc.units import VELOCITY_KMS
 
@@ -250,57 +251,50 @@ def iterate_batches(source: StoreMaps, images: np.ndarray, batch_size: int, *, s
     steps
         Number of batches to yield (None: all images once).
     shuffle
-        Shuffle the order of models and of images within a block (seeded by seed, epoch, worker).
+        Shuffle the order of models and of images within a block (seeded by seed, epoch, worker):
+        :func:`gcs_hpc.learn.stream.epoch_plan`, the order the streaming ``tf.data`` pipeline serves.
     noise_kms
-        Standard deviation of the Gaussian noise added to every pixel, km/s (0: none).
+        Standard deviation of the Gaussian noise added to every pixel, km/s (0: none; NumPy draws, not
+        the TF draws of the pipelines).
     cache_mb
         Memory for one block of models read at once.
     """
     check_range("learn", "batch_size", batch_size, 1, 1_000_000)
     check_range("learn", "noise_kms", noise_kms, 0.0, 1000.0)
-    check_range("learn", "cache_mb", cache_mb, 0.0, 1.0e6, low_open=True)
-    rng = np.random.default_rng([seed, epoch, worker])
-    models = np.unique(images[:, 0])
-    if shuffle:
-        models = rng.permutation(models)
-    block_models = max(1, int(cache_mb * 2**20 // source.model_nbytes))
-    blocks = [np.sort(models[i:i + block_models]) for i in range(0, len(models), block_models)]
-    pool_x = np.empty((0, len(source.channel_names), source.npix, source.npix), np.float32)
-    pool_y = np.empty(0, np.float32)
+    plan = stream.epoch_plan(images, stream.block_size(cache_mb, source.model_nbytes), shuffle=shuffle,
+                             seed=seed, epoch=epoch, worker=worker)
+    noise_rng = np.random.default_rng([seed, epoch, worker, 2])
     # Nets with a scale input (issue 15, gcs_hpc.learn.targets.attach) get ((maps, log10 scale), label).
     scales = getattr(source, "image_scale", None)
-    pool_s = np.empty(0, np.float32)
+    pool_x = np.empty((0, len(source.channel_names), source.npix, source.npix), np.float32)
+    pool_rows = np.empty((0, 2), np.int64)
     emitted = 0
-    for block in blocks:
+
+    def batch(x: np.ndarray, rows: np.ndarray) -> tuple[Any, np.ndarray]:
+        x_b = _to_inputs(x, noise_rng, noise_kms)
+        y_b = source.labels[rows[:, 0], None]
+        return (x_b if scales is None else (x_b, scales[rows[:, 0], rows[:, 1], None])), y_b
+
+    for k, block in enumerate(plan.blocks):
+        if steps is not None and emitted >= steps:
+            return
+        rows = plan.block_rows(k)
         maps = source.read_models(block)
-        rows = images[np.isin(images[:, 0], block)]
-        x = maps[np.searchsorted(block, rows[:, 0]), rows[:, 1]]
-        pool_x = np.concatenate([pool_x, x])
-        pool_y = np.concatenate([pool_y, source.labels[rows[:, 0]]])
-        if scales is not None:
-            pool_s = np.concatenate([pool_s, scales[rows[:, 0], rows[:, 1]]])
-        if shuffle:
-            order = rng.permutation(len(pool_y))
-            pool_x, pool_y = pool_x[order], pool_y[order]
-            pool_s = pool_s[order] if scales is not None else pool_s
-        n_full = len(pool_y) // batch_size
+        pool_x = np.concatenate([pool_x, maps[np.searchsorted(block, rows[:, 0]), rows[:, 1]]])
+        pool_rows = np.concatenate([pool_rows, rows])
+        n_full = len(pool_rows) // batch_size
         if steps is not None:
             n_full = min(n_full, steps - emitted)
         for b in range(n_full):
             sl = slice(b * batch_size, (b + 1) * batch_size)
-            x_b = _to_inputs(pool_x[sl], rng, noise_kms)
-            yield (x_b if scales is None else (x_b, pool_s[sl, None])), pool_y[sl, None]
+            yield batch(pool_x[sl], pool_rows[sl])
         emitted += n_full
-        pool_x, pool_y = pool_x[n_full * batch_size:], pool_y[n_full * batch_size:]
-        pool_s = pool_s[n_full * batch_size:] if scales is not None else pool_s
-        if steps is not None and emitted >= steps:
-            return
+        pool_x, pool_rows = pool_x[n_full * batch_size:], pool_rows[n_full * batch_size:]
     if steps is not None and emitted < steps:
         raise ConfigError(f"only {emitted} full batches of {batch_size} in {len(images)} images; "
                           f"{steps} steps were asked for")
-    if steps is None and len(pool_y):
-        x_b = _to_inputs(pool_x, rng, noise_kms)
-        yield (x_b if scales is None else (x_b, pool_s[:, None])), pool_y[:, None]
+    if steps is None and len(pool_rows):
+        yield batch(pool_x, pool_rows)
 
 
 def _to_inputs(maps: np.ndarray, rng: np.random.Generator, noise_kms: float) -> np.ndarray:
@@ -381,7 +375,7 @@ def epoch_dataset(x: np.ndarray, y: np.ndarray, batch_size: int, steps: int, *, 
     x_t, y_t = tf.constant(x, tf.float32), tf.constant(y, tf.float32)
     s_t = None if scale is None else tf.constant(scale, tf.float32)
     sigma = np.float32(noise_kms / INPUT_SCALE_KMS)
-    noise_seed = np.random.default_rng([seed, epoch, worker, 1]).integers(0, 2**31 - 1, size=2)
+    noise_seed = stream.noise_seed(seed, epoch, worker)  # the streaming pipeline's noise, too
     shape = (batch_size,) + tuple(x.shape[1:])
 
     def gather(step: Any, idx: Any) -> Any:
@@ -407,8 +401,9 @@ def training_dataset(source: StoreMaps, images: np.ndarray, batch_size: int, ste
 
     A shard whose maps fit in ``memory_mb`` (:func:`shard_nbytes`) is read once (kept on ``source`` for
     later epochs) and served by :func:`epoch_dataset`: the images of :func:`iterate_batches` in the same
-    order (when the shard fits its ``cache_mb`` block), noise drawn by TF. Larger shards stream through
-    :func:`iterate_batches`, a block of ``cache_mb`` of models at a time.
+    order (when the shard fits its ``cache_mb`` block), noise drawn by TF. Larger shards stream
+    (:func:`gcs_hpc.learn.stream.streaming_dataset`): blocks of ``cache_mb`` of models read ahead in
+    parallel, the order of :func:`iterate_batches`, the noise of the in-memory path.
     """
     check_range("learn", "memory_mb", memory_mb, 0.0, 1.0e7)
     if shard_nbytes(source, images) <= memory_mb * 2**20:
@@ -416,27 +411,10 @@ def training_dataset(source: StoreMaps, images: np.ndarray, batch_size: int, ste
         order = epoch_order(images, seed=seed, epoch=epoch, worker=worker)
         return epoch_dataset(x, y, batch_size, steps, seed=seed, epoch=epoch, worker=worker,
                              noise_kms=noise_kms, scale=scale, order=order)
-    return streaming_dataset(source, images, batch_size, steps, seed=seed, epoch=epoch, worker=worker,
-                             noise_kms=noise_kms, cache_mb=cache_mb)
+    return stream.streaming_dataset(source, images, batch_size, steps, seed=seed, epoch=epoch,
+                                    worker=worker, noise_kms=noise_kms, cache_mb=cache_mb,
+                                    input_scale_kms=INPUT_SCALE_KMS)
 
 
-def streaming_dataset(source: StoreMaps, images: np.ndarray, batch_size: int, steps: int, *,
-                      seed: int, epoch: int, worker: int, noise_kms: float = 0.0,
-                      cache_mb: float = 256.0) -> Any:
-    """The batches of :func:`iterate_batches` as a prefetched ``tf.data.Dataset`` (stores larger than
-    memory)."""
-    from gcs_hpc.learn import require_tensorflow
-
-    tf = require_tensorflow()
-    shape = (batch_size, source.npix, source.npix, len(source.channel_names))
-
-    def gen() -> Iterator[tuple[np.ndarray, np.ndarray]]:
-        yield from iterate_batches(source, images, batch_size, steps=steps, shuffle=True, seed=seed,
-                                   epoch=epoch, worker=worker, noise_kms=noise_kms, cache_mb=cache_mb)
-
-    x_spec = tf.TensorSpec(shape, tf.float32)
-    if getattr(source, "image_scale", None) is not None:
-        x_spec = (x_spec, tf.TensorSpec((batch_size, 1), tf.float32))
-    ds = tf.data.Dataset.from_generator(gen, output_signature=(
-        x_spec, tf.TensorSpec((batch_size, 1), tf.float32)))
-    return ds.prefetch(tf.data.AUTOTUNE)
+#: The streaming pipeline (stores larger than the memory budget).
+streaming_dataset = stream.streaming_dataset
