@@ -2,8 +2,11 @@
 
 An experiment file (``configs/experiments/<name>.yaml``) names the campaign suites and map settings that
 make its store, the net, the channel counts, the splits, the training noise, the noise levels the test
-maps are evaluated at, and per *scale* (``test``, ``laptop``, ``paper``) the sizes: models, viewing
-angles, preset (with overrides), epochs. :meth:`ExperimentSpec.campaign_mapping` turns a spec and a scale
+maps are evaluated at, and the *scales* (``test``, ``laptop``, ``workstation``, ``paper``) it runs at.
+The sizes per scale (models, viewing angles, preset with overrides, epochs, ...) are defined once, in
+``configs/experiments/scales.yaml`` (:data:`SCALES_FILE`); an experiment lists its scales and changes
+only the keys that differ (``paper: {n_models: 2000}``). :meth:`ExperimentSpec.campaign_mapping` turns a
+spec and a scale
 into the mapping :func:`gcs_hpc.campaign.config.config_from_mapping` takes, so the campaign's own
 validation (suite names, ranges, fractions) runs when the experiment is loaded, before anything runs.
 
@@ -37,6 +40,8 @@ BACKENDS = BACKEND_CHOICES  # gcs_hpc.backends: the one list of gravity backends
 PRESET_NAMES = ("tiny", "quick", "paper")
 #: Where the experiment files live.
 EXPERIMENT_DIR = shipped_config_dir("experiments")  # configs/experiments, installed as package data
+#: Stem of the file beside the experiments that defines the sizes of every scale (not an experiment).
+SCALES_FILE = "scales"
 #: Campaign seed of every experiment store (one seed: stores of equal configs are equal).
 CAMPAIGN_SEED = 2021
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.+-]*")
@@ -130,7 +135,8 @@ class ExperimentSpec:
     study
         Group shown together in the report: ``paper`` (Tables 2, 3), ``n_gc`` or ``smoothing``.
     scales
-        Sizes per scale (``test``, ``laptop``, ``paper``).
+        Sizes per scale (``test``, ``laptop``, ``workstation``, ``paper``): the shared sizes of
+        ``scales.yaml`` with the experiment's changes (:func:`resolve_scales`).
     """
 
     name: str
@@ -224,40 +230,104 @@ class ExperimentSpec:
             raise ConfigError(str(exc)) from None
 
 
-def experiment_from_mapping(mapping: Mapping[str, Any], *, source: str = "experiment") -> ExperimentSpec:
-    """Build an :class:`ExperimentSpec` from a mapping read from YAML; errors name ``source`` and the key."""
+def load_shared_scales(directory: str | Path = EXPERIMENT_DIR) -> dict[str, dict[str, Any]]:
+    """The sizes of every scale, from ``<directory>/scales.yaml`` (:data:`SCALES_FILE`).
+
+    Returns
+    -------
+    dict
+        Scale name -> mapping of :class:`ScaleSpec` keys (checked when an experiment resolves them).
+
+    Raises
+    ------
+    ConfigError
+        The file is missing or unreadable, names a scale outside :data:`SCALES`, or a scale's sizes are
+        not a mapping.
+    """
+    path = Path(directory) / f"{SCALES_FILE}.yaml"
+    source = f"scales file {str(path)!r}"
+    data = load_yaml(path)
+    for scale, sizes in data.items():
+        check_choice(source, "scale", scale, SCALES)
+        if not isinstance(sizes, Mapping):
+            raise ConfigError(f"{source}: {scale} = {sizes!r} must be a mapping of sizes (ScaleSpec keys)")
+    return {str(k): dict(v) for k, v in data.items()}
+
+
+def resolve_scales(scales: Mapping[str, Any], shared: Mapping[str, Mapping[str, Any]], *,
+                   source: str = "experiment") -> dict[str, ScaleSpec]:
+    """An experiment's ``scales:`` over the shared sizes: each scale it lists, the keys it gives replacing
+    the shared ones (``preset_overrides`` as a whole); a :class:`ScaleSpec` is taken as it is.
+
+    Parameters
+    ----------
+    scales
+        Scale name -> changes (a mapping, empty or None for the shared sizes unchanged) or a ScaleSpec.
+    shared
+        Scale name -> sizes (:func:`load_shared_scales`).
+    source
+        Where ``scales`` came from, for error messages.
+    """
+    resolved = {}
+    for scale, changes in scales.items():
+        check_choice("experiment", "scales", scale, SCALES)
+        if isinstance(changes, ScaleSpec):
+            resolved[str(scale)] = changes
+            continue
+        if changes is not None and not isinstance(changes, Mapping):
+            raise ConfigError(f"{source}: scales.{scale} = {changes!r} must be a mapping of the sizes that "
+                              f"differ from {SCALES_FILE}.yaml (or {{}} for none)")
+        resolved[str(scale)] = spec_from_mapping(ScaleSpec, {**shared.get(scale, {}), **(changes or {})},
+                                                 where=f"scales.{scale}")
+    return resolved
+
+
+def experiment_from_mapping(mapping: Mapping[str, Any], *, source: str = "experiment",
+                            shared_scales: Mapping[str, Mapping[str, Any]] | None = None) -> ExperimentSpec:
+    """Build an :class:`ExperimentSpec` from a mapping read from YAML; errors name ``source`` and the key.
+
+    ``shared_scales`` (default: the shipped ``scales.yaml``) gives the sizes the mapping's ``scales``
+    change (:func:`resolve_scales`).
+    """
     if not isinstance(mapping, Mapping):
         raise ConfigError(f"{source}: must be a mapping of keys to values")
     data = dict(mapping)
     scales = data.get("scales")
-    if scales is not None:
-        if not isinstance(scales, Mapping):
-            raise ConfigError(f"{source}: scales = {scales!r} must be a mapping of scale name to sizes")
-        data["scales"] = {str(k): spec_from_mapping(ScaleSpec, v, where=f"scales.{k}")
-                          if not isinstance(v, ScaleSpec) else v for k, v in scales.items()}
     try:
+        if scales is not None:
+            if not isinstance(scales, Mapping):
+                raise ConfigError(f"scales = {scales!r} must be a mapping of scale name to sizes")
+            shared = load_shared_scales() if shared_scales is None else shared_scales
+            data["scales"] = resolve_scales(scales, shared, source=source)
         return spec_from_mapping(ExperimentSpec, data)
     except ConfigError as exc:
         raise ConfigError(f"{source}: {exc}") from None
 
 
 def experiment_names(directory: str | Path = EXPERIMENT_DIR) -> list[str]:
-    """Names of the experiment files in ``directory``, in the paper's order (DL1..DL5 first)."""
-    names = [p.stem for p in Path(directory).glob("*.yaml")]
+    """Names of the experiment files in ``directory``, in the paper's order (DL1..DL5 first); the shared
+    ``scales.yaml`` is not one."""
+    names = [p.stem for p in Path(directory).glob("*.yaml") if p.stem != SCALES_FILE]
     return sorted(names, key=lambda n: (not n.startswith("DL"), n.lower()))
 
 
 def load_experiment(name: str, directory: str | Path = EXPERIMENT_DIR) -> ExperimentSpec:
-    """Read ``<directory>/<name>.yaml`` (or a path to a YAML file); the file's stem must be its name."""
+    """Read ``<directory>/<name>.yaml`` (or a path to a YAML file); the file's stem must be its name.
+
+    Its scales change the sizes of the ``scales.yaml`` in the file's own folder, or of the shipped one
+    when that folder has none.
+    """
     path = Path(name)
     if path.suffix not in (".yaml", ".yml"):
         path = Path(directory) / f"{name}.yaml"
-    if not path.is_file():
+    if not path.is_file() or path.stem == SCALES_FILE:
         known = experiment_names(directory)
         raise ConfigError(f"experiment {name!r} not found ({path}); allowed: {', '.join(known) or 'none'}, "
                           "or 'all'")
     data = load_yaml(path)
-    spec = experiment_from_mapping(data, source=f"experiment file {str(path)!r}")
+    beside = path.parent if (path.parent / f"{SCALES_FILE}.yaml").is_file() else EXPERIMENT_DIR
+    spec = experiment_from_mapping(data, source=f"experiment file {str(path)!r}",
+                                   shared_scales=load_shared_scales(beside))
     if spec.name != path.stem:
         raise ConfigError(f"experiment file {str(path)!r}: name = {spec.name!r} must equal the file name "
                           f"{path.stem!r}")

@@ -12,8 +12,9 @@ import pytest
 import yaml
 
 from gcs_hpc.errors import ConfigError
-from gcs_hpc.experiments.spec import (EXPERIMENT_DIR, check_shared_stores, experiment_from_mapping,
-                                      experiment_names, load_experiment, load_experiments)
+from gcs_hpc.experiments.spec import (EXPERIMENT_DIR, SCALES_FILE, check_shared_stores,
+                                      experiment_from_mapping, experiment_names, load_experiment,
+                                      load_experiments, load_shared_scales)
 
 REPO = Path(__file__).resolve().parents[2]
 PAPER_RUNS = ["DL1", "DL2", "DL3", "DL4", "DL5", "ngc200", "ngc2000", "ngc20000", "smooth2.5R0", "smooth5R0",
@@ -125,3 +126,58 @@ def test_cli_refuses_bad_input_with_exit_2_and_lists_experiments():
                         env=env, cwd=REPO)
     assert ok.returncode == 0
     assert "DL5" in ok.stdout and "disk-merger-unknown" in ok.stdout and "noise 5 km/s" in ok.stdout
+
+
+def test_sizes_are_defined_once_and_experiments_change_only_what_differs():
+    """Every experiment lists its scales and gives only keys whose value differs from scales.yaml."""
+    shared = load_shared_scales()
+    assert SCALES_FILE not in experiment_names() and set(shared) == {"test", "laptop", "workstation", "paper"}
+    for name in experiment_names():
+        raw = yaml.safe_load((EXPERIMENT_DIR / f"{name}.yaml").read_text())["scales"]
+        spec = load_experiment(name)
+        assert list(spec.scales) == list(raw)
+        for scale, changes in raw.items():
+            repeated = {k: v for k, v in (changes or {}).items() if shared[scale].get(k) == v}
+            assert not repeated, f"{name}.yaml repeats {repeated} of {SCALES_FILE}.yaml at scale {scale}"
+            assert dataclasses.asdict(spec.scale(scale)) == {
+                **dataclasses.asdict(spec.scale(scale)), **shared[scale], **(changes or {})}
+    assert load_experiment("DL3").scale("paper").n_models == 2000
+    assert load_experiment("DL1").scale("paper").n_models == shared["paper"]["n_models"]
+    with pytest.raises(ConfigError, match="scale = 'workstation' is not allowed"):  # DL1 does not list it
+        load_experiment("DL1").scale("workstation")
+    with pytest.raises(ConfigError, match="experiment 'scales' not found"):
+        load_experiment(SCALES_FILE)
+
+
+def test_a_shared_size_changes_every_experiment_that_does_not_override_it(tmp_path):
+    for name in ("DL1", "DL3", SCALES_FILE):
+        (tmp_path / f"{name}.yaml").write_text((EXPERIMENT_DIR / f"{name}.yaml").read_text())
+    shared = yaml.safe_load((tmp_path / "scales.yaml").read_text())
+    shared["laptop"]["epochs"] = 7
+    shared["laptop"]["preset_overrides"] = {"t_end_disk": 0.25}
+    (tmp_path / "scales.yaml").write_text(yaml.safe_dump(shared))
+    dl1, dl3 = (load_experiment(n, tmp_path) for n in ("DL1", "DL3"))
+    assert dl1.scale("laptop").epochs == dl3.scale("laptop").epochs == 7
+    assert dl1.scale("laptop").preset_overrides == {"t_end_disk": 0.25}
+    assert dl3.scale("laptop").n_models == 64 and dl1.scale("laptop").n_models == 48  # DL3's own change
+    data = yaml.safe_load((tmp_path / "DL1.yaml").read_text())
+    data["scales"]["laptop"] = {"preset_overrides": {"t_end_merger": 1.0}}    # replaces the whole mapping
+    spec = experiment_from_mapping(data, shared_scales=load_shared_scales(tmp_path))
+    assert spec.scale("laptop").preset_overrides == {"t_end_merger": 1.0}
+
+
+@pytest.mark.parametrize("text, message", [
+    ("huge: {n_models: 4}\n", r"scale = 'huge' is not allowed; allowed values: 'test', 'laptop'"),
+    ("laptop: 48\n", r"laptop = 48 must be a mapping of sizes"),
+])
+def test_bad_scales_file_names_the_file_and_the_scale(tmp_path, text, message):
+    (tmp_path / "scales.yaml").write_text(text)
+    with pytest.raises(ConfigError, match=message):
+        load_shared_scales(tmp_path)
+
+
+def test_scale_changes_must_be_a_mapping():
+    data = _dl1()
+    data["scales"]["laptop"] = 48
+    with pytest.raises(ConfigError, match=r"test file: scales.laptop = 48 must be a mapping"):
+        experiment_from_mapping(data, source="test file")
