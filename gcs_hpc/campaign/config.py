@@ -5,6 +5,11 @@ read from YAML (``configs/models/*.yaml``) or taken from the embedded default (:
 identical to ``configs/models/default.yaml``), validated completely before anything runs, and written into
 the store (:func:`config_to_yaml`) so a rerun with another config is refused.
 
+The default campaign's maps are in units of R_half, the stars' projected half-mass radius
+(:data:`DEFAULT_MAPS`, issue 15); the paper's unit R_d (disk size, which no telescope measures) is the
+choice of configs that say ``fov_unit: R_d`` (the paper's experiments; keys a ``maps:`` section leaves
+out take MapSpec's values, the paper's grid).
+
 Suites are named groups of models of one kind sharing parameter ranges: ``disk`` (isolated disks),
 ``merger`` (major mergers) and ``unknown`` (mergers whose parameters lie outside the merger suite's
 ranges, the paper's "completely unknown" test set). Each suite takes either a ``fraction`` of the
@@ -326,5 +331,14 @@ DEFAULT_SUITES: dict[str, dict[str, Any]] = {
     "unknown": {"fraction": 0.1},
 }
 
-#: The embedded default campaign (same as configs/models/default.yaml): quick preset, paper-like maps.
-DEFAULT_CONFIG: CampaignConfig = config_from_mapping({"name": "default"}, source="embedded default")
+#: Maps of the default campaign: 10 x 10 pixels over 8 R_half (the stars' projected half-mass radius, which
+#: real galaxies have as R_e), one-pixel smoothing: the grid of the SLUGGS observation model
+#: (configs/observation/sluggs.yaml), so a real galaxy needs its measured R_e and no guessed disk size.
+#: The paper's grid (1.2 R_d, smoothing 0.12 R_d: :class:`~gcs_hpc.specs.MapSpec`'s own defaults, which
+#: keys left out of a ``maps:`` section take) stays available:
+#: ``maps: {fov: 1.2, fov_unit: R_d, smoothing: 0.12}``.
+DEFAULT_MAPS = MapSpec(n_angles=100, npix=10, fov=8.0, fov_unit="R_half", smoothing=0.8, empty_fill=0.0)
+
+#: The embedded default campaign (same as configs/models/default.yaml): quick preset, maps in R_half.
+DEFAULT_CONFIG: CampaignConfig = config_from_mapping({"name": "default", "maps": spec_to_dict(DEFAULT_MAPS)},
+                                                     source="embedded default")

@@ -20,6 +20,22 @@ def test_default_yaml_is_the_embedded_default():
     assert [s.name for s in DEFAULT_CONFIG.suites] == ["disk", "merger", "unknown"]
 
 
+def test_default_campaign_maps_are_in_r_half_and_the_paper_grid_stays_available():
+    """Issue 15: new campaigns use the observable R_half (the SLUGGS observation model's grid); the paper's
+    R_d grid is MapSpec's own default, which the paper's experiments keep."""
+    from gcs_hpc.experiments.spec import experiment_names, load_experiment
+    from gcs_hpc.maps.observation import load_observation
+
+    maps = DEFAULT_CONFIG.maps
+    assert (maps.fov_unit, maps.fov, maps.npix, maps.smoothing) == ("R_half", 8.0, 10, 0.8)
+    assert maps.differences(load_observation("sluggs").maps) == []
+    paper = config_from_mapping({"maps": {"n_angles": 100}}).maps
+    assert (paper.fov_unit, paper.fov, paper.smoothing) == ("R_d", 1.2, 0.12)
+    for experiment in map(load_experiment, experiment_names()):  # the paper's, and their studies
+        for scale in experiment.scales:
+            assert experiment.campaign_config(scale).maps.fov_unit == "R_d", (experiment.name, scale)
+
+
 @pytest.mark.parametrize("path", sorted(CONFIGS.glob("*.yaml")), ids=lambda p: p.name)
 def test_every_shipped_config_loads(path):
     config = load_campaign_config(path)

@@ -23,14 +23,19 @@ SLUGGS = REPO / "configs" / "observation" / "sluggs.yaml"
 IDEAL = REPO / "configs" / "observation" / "ideal.yaml"
 
 
-def build_phase_space_store(path: Path, n_models: int = 12, n_angles: int = 8) -> Path:
+def build_phase_space_store(path: Path, n_models: int = 12, n_angles: int = 8,
+                            map_spec: MapSpec | None = None) -> Path:
     """A version-2 store of synthetic GC systems: isotropic Gaussians whose dispersion grows as
-    M^(1/3), with rotation f_rot; maps made from them along the stored angles (ideal observation)."""
+    M^(1/3), with rotation f_rot; maps made from them along the stored angles (ideal observation) on
+    ``map_spec`` (default: 6 R_half wide, smoothing 0.6 R_half; its n_angles is replaced)."""
+    import dataclasses
+
     from gcs_hpc import store
     from gcs_hpc.maps import viewing_angles
 
     specs = synthetic_specs(n_models, 0, 0, seed=1)
-    map_spec = MapSpec(n_angles=n_angles, fov=6.0, fov_unit="R_half", smoothing=0.6)
+    map_spec = MapSpec(fov=6.0, fov_unit="R_half", smoothing=0.6) if map_spec is None else map_spec
+    map_spec = dataclasses.replace(map_spec, n_angles=n_angles)
     store.create_store(path, specs, map_spec, "# synthetic phase-space store\n")
     theta, phi = viewing_angles(n_angles)
     for i, spec in enumerate(specs):
