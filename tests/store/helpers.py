@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
 import numpy as np
+import pytest
 
 from gcs_hpc.specs import PRESETS, GalaxySpec, MapSpec, MergerSpec, ModelSpec
 
@@ -26,3 +33,31 @@ def fake_model_maps(index: int, spec: MapSpec) -> tuple[np.ndarray, np.ndarray]:
     maps = rng.normal(100.0, 30.0, (spec.n_angles, 2, spec.npix, spec.npix)).astype(np.float32)
     counts = rng.integers(0, 6, (spec.n_angles, spec.npix, spec.npix)).astype(np.int32)
     return maps, counts
+
+
+@contextlib.contextmanager
+def read_only(folder: Path) -> Iterator[Path]:
+    """Make ``folder`` read-only for this process: a read-only bind mount as root (who ignores
+    permissions), its write bits removed otherwise. Skips the test when root cannot mount here.
+
+    Child processes see it too (same mount namespace, same files), so a CLI run in a subprocess meets a
+    read-only store."""
+    if os.geteuid() == 0:
+        if subprocess.run(["mount", "--bind", str(folder), str(folder)], capture_output=True).returncode:
+            pytest.skip("cannot bind-mount here to make a read-only folder")
+        try:
+            if subprocess.run(["mount", "-o", "remount,ro,bind", str(folder)], capture_output=True).returncode:
+                pytest.skip("cannot remount read-only here")
+            yield folder
+        finally:
+            subprocess.run(["umount", str(folder)], capture_output=True)
+    else:
+        paths = [folder, *folder.rglob("*")]
+        modes = {p: p.stat().st_mode for p in paths}
+        for p in paths:
+            p.chmod(modes[p] & ~0o222)
+        try:
+            yield folder
+        finally:
+            for p in reversed(paths):
+                p.chmod(modes[p])

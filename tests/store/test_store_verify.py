@@ -3,10 +3,6 @@ read-only store (or empty folder) is refused up front and left as it was (issue 
 
 from __future__ import annotations
 
-import contextlib
-import os
-import subprocess
-
 import numpy as np
 import pytest
 import xarray as xr
@@ -16,32 +12,7 @@ from gcs_hpc.specs import MapSpec
 from gcs_hpc.store import create_store, model_status, write_model
 from gcs_hpc.store.verify import check_writable, verify_store
 
-from .helpers import fake_model_maps, small_models
-
-
-@contextlib.contextmanager
-def read_only(folder):
-    """Make ``folder`` read-only for this process: a read-only bind mount as root (who ignores
-    permissions), its write bits removed otherwise."""
-    if os.geteuid() == 0:
-        if subprocess.run(["mount", "--bind", str(folder), str(folder)], capture_output=True).returncode:
-            pytest.skip("cannot bind-mount here to make a read-only folder")
-        try:
-            if subprocess.run(["mount", "-o", "remount,ro,bind", str(folder)], capture_output=True).returncode:
-                pytest.skip("cannot remount read-only here")
-            yield folder
-        finally:
-            subprocess.run(["umount", str(folder)], capture_output=True)
-    else:
-        paths = [folder, *folder.rglob("*")]
-        modes = {p: p.stat().st_mode for p in paths}
-        for p in paths:
-            p.chmod(modes[p] & ~0o222)
-        try:
-            yield folder
-        finally:
-            for p in reversed(paths):
-                p.chmod(modes[p])
+from .helpers import fake_model_maps, read_only, small_models
 
 
 def _store(tmp_path):
