@@ -31,7 +31,7 @@ TARGETS = {"total": "M_total", "enclosed": "M(<5_r_half)"}
 
 @pytest.fixture(scope="module")
 def nets(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    """One net per target, trained on the same R_half store (3 epochs each)."""
+    """One net per target, trained on the same R_half store (12 models, 3 epochs each)."""
     root = tmp_path_factory.mktemp("sluggs_nets")
     store = build_phase_space_store(root / "rhalf.zarr", n_models=12, n_angles=8, map_spec=DEFAULT_MAPS)
     out = {}
@@ -49,7 +49,8 @@ def observe(shared_data: Path, nets: dict[str, Path], *extra: str) -> list[str]:
             "--model", str(nets["total"]), "--model", str(nets["enclosed"]), "--n-bootstrap", "20", *extra]
 
 
-def test_observe_reports_both_targets_with_intervals(shared_data: Path, nets: dict[str, Path], capsys) -> None:
+def test_observe_reports_both_targets_with_intervals(shared_data: Path, nets: dict[str, Path],
+                                                    capsys) -> None:
     assert main(observe(shared_data, nets, "--json")) == 0
     result = json.loads(capsys.readouterr().out)
     maps = result["maps"]
