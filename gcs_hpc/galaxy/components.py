@@ -303,10 +303,30 @@ def rotation_energy_fraction(pos: np.ndarray, vel: np.ndarray, spin: np.ndarray 
     return float(t_rot / (0.5 * np.sum(vel**2)))
 
 
-#: Names of the component classes by component code (a small registry).
-SPHERICAL_COMPONENTS: dict[str, type[SphericalComponent]] = {
-    "halo": NFWHalo, "bulge": HernquistBulge, "gc": GlobularClusterSystem,
-}
+#: Every component class by :attr:`Component.name` (filled by :func:`register_component`; the disk is
+#: registered by :mod:`gcs_hpc.galaxy.disk`, which importing :mod:`gcs_hpc.galaxy` always loads).
+COMPONENTS: dict[str, type[Component]] = {}
+
+
+def register_component(cls: type[Component]) -> type[Component]:
+    """Class decorator adding a component class to :data:`COMPONENTS` under ``cls.name``.
+
+    Raises
+    ------
+    TypeError
+        If another class is registered under the same name or with the same component code.
+    """
+    for other in COMPONENTS.values():
+        if other is not cls and (other.name == cls.name or other.code == cls.code):
+            raise TypeError(f"component {cls.__name__} (name {cls.name!r}, code {cls.code}) clashes with "
+                            f"{other.__name__} (name {other.name!r}, code {other.code})")
+    COMPONENTS[cls.name] = cls
+    return cls
+
+
+for _cls in (NFWHalo, HernquistBulge, GlobularClusterSystem):
+    register_component(_cls)
 
 __all__ = ["Component", "SphericalComponent", "NFWHalo", "HernquistBulge", "GlobularClusterSystem",
-           "add_rotation", "rotation_energy_fraction", "azimuthal_unit_vectors"]
+           "COMPONENTS", "register_component", "add_rotation", "rotation_energy_fraction",
+           "azimuthal_unit_vectors"]

@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 from scipy.special import ellipk
 
-from gcs_hpc.galaxy.components import Component
+from gcs_hpc.galaxy.components import Component, register_component
 from gcs_hpc.galaxy.sampling import inverse_cdf
 from gcs_hpc.particles import DISK
 from gcs_hpc.units import G
@@ -40,6 +40,7 @@ POTENTIAL_VERTICAL_NODES: int = 16
 MIDPLANE_POINTS: int = 400
 
 
+@register_component
 class ExponentialDisk(Component):
     """Exponential disk with a sech^2 vertical profile, truncated at ``truncation_radius``.
 

@@ -104,6 +104,12 @@ class MassEstimator(abc.ABC):
 
     #: Registry name.
     name: ClassVar[str] = ""
+    #: The tracer population the estimator with its default parameters is exact for (its documented
+    #: assumption; tests/observe/contract_estimators.py checks every registered estimator on it):
+    #: ``point_mass`` (isotropic tracers around a point mass), ``isothermal`` (tracers in a singular
+    #: isothermal sphere; the mass inside r_out) or ``self_consistent`` (isotropic tracers that are the
+    #: mass, e.g. a Plummer sphere).
+    exact_for: ClassVar[str] = ""
 
     def __init__(self, r_out_kpc: float | None = None) -> None:
         if r_out_kpc is not None:
@@ -203,6 +209,7 @@ class TracerMassEstimator(MassEstimator):
     """
 
     name = "tme"
+    exact_for = "isothermal"
 
     def __init__(self, alpha: float = 0.0, beta: float = 0.0, gamma: float | None = None,
                  rotation: bool = False, r_out_kpc: float | None = None) -> None:
@@ -269,6 +276,7 @@ class ProjectedMassEstimator(MassEstimator):
     """
 
     name = "pme"
+    exact_for = "point_mass"
 
     def __init__(self, orbits: str = "isotropic", constant: float | None = None,
                  r_out_kpc: float | None = None) -> None:
@@ -300,6 +308,7 @@ class VirialMassEstimator(MassEstimator):
     """
 
     name = "virial"
+    exact_for = "self_consistent"
 
     def _mass(self, x, y, v, v_err, r_out):
         n = len(x)

@@ -17,9 +17,10 @@ def cupy():
     return pytest.importorskip("cupy")
 
 
-@pytest.mark.parametrize("n", [100, 5000])
-@pytest.mark.parametrize("name", ["cuda", "direct"])
-def test_gpu_field_matches_numpy(cupy, name, n):
+def test_cuda_field_with_few_sources_matches_numpy(cupy):
+    """Few sources: the kernel splits its source loop over blocks (the contract,
+    tests/nbody/contract_backends.py, checks both GPU backends at N = 1500)."""
+    name, n = "cuda", 100
     p = plummer_sphere(n, seed=21, n_tracers=n // 10)
     massive = p.mass > 0
     ref, ref_phi = get_backend("direct").accelerations(p.pos, p.pos[massive], p.mass[massive], 0.02,
@@ -28,7 +29,7 @@ def test_gpu_field_matches_numpy(cupy, name, n):
                                                         cupy.asarray(p.mass[massive]), 0.02, potential=True)
     acc, phi = cupy.asnumpy(acc), cupy.asnumpy(phi)
     rel = np.linalg.norm(acc - ref, axis=1) / np.linalg.norm(ref, axis=1)
-    tol = 1e-12 if name == "direct" else 1e-4  # float64 xp code vs float32 kernel
+    tol = 1e-4  # float32 kernel against float64
     assert np.median(rel) < tol / 10 and np.max(rel) < tol * 10
     assert np.max(np.abs(phi / ref_phi - 1.0)) < tol
 

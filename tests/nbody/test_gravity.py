@@ -1,51 +1,24 @@
-"""Gravity backends against independent references: a plain Python pair loop, REBOUND, the exact sum."""
+"""Gravity backends beyond their contract (tests/nbody/contract_backends.py: every registered backend
+against an exact sum, momentum, pickling): REBOUND, chunking, the tree's opening angle, threads."""
 
 from __future__ import annotations
-
-import math
 
 import numpy as np
 import pytest
 
 from gcs_hpc.errors import ConfigError
 from gcs_hpc.nbody import get_backend
-from gcs_hpc.nbody.gravity import REGISTRY, resolve_backend_name
+from gcs_hpc.nbody.gravity import resolve_backend_name
 from .models import plummer_sphere
 
-CPU_BACKENDS = ("direct", "compiled", "tree")
-EXACT_BACKENDS = ("direct", "compiled")
+THREADED_BACKENDS = ("compiled", "tree")
 SOFTENING = 0.05
-
-
-def loop_reference(target_pos: np.ndarray, pos: np.ndarray, mass: np.ndarray, eps: float):
-    """Plain O(N^2) Python loop with the Plummer kernel, written independently of the package."""
-    acc = np.zeros((len(target_pos), 3))
-    phi = np.zeros(len(target_pos))
-    for i, x in enumerate(target_pos):
-        for y, m in zip(pos, mass):
-            d = [y[0] - x[0], y[1] - x[1], y[2] - x[2]]
-            r2 = d[0] ** 2 + d[1] ** 2 + d[2] ** 2 + eps**2
-            for k in range(3):
-                acc[i, k] += m * d[k] / r2**1.5
-            phi[i] -= m / math.sqrt(r2)
-    return acc, phi
 
 
 @pytest.fixture(scope="module")
 def sphere():
     p = plummer_sphere(300, seed=3)
     return p.pos, p.mass
-
-
-@pytest.mark.parametrize("name", EXACT_BACKENDS)
-def test_exact_backends_match_plain_loop(name, sphere):
-    pos, mass = sphere
-    targets = np.concatenate([pos[:40], pos[:5] + 0.3])  # sources themselves and points off them
-    ref_acc, ref_phi = loop_reference(targets, pos, mass, SOFTENING)
-    acc, phi = get_backend(name).accelerations(targets, pos, mass, SOFTENING, potential=True)
-    scale = np.linalg.norm(ref_acc, axis=1)
-    assert np.max(np.linalg.norm(acc - ref_acc, axis=1) / scale) < 1e-12
-    assert np.max(np.abs(phi / ref_phi - 1.0)) < 1e-12
 
 
 def test_direct_chunking_gives_the_same_sum(sphere):
@@ -116,17 +89,12 @@ def test_tree_converges_to_direct_as_opening_angle_shrinks():
     assert errors[2] < 1e-4
 
 
-@pytest.mark.parametrize("name", CPU_BACKENDS)
-def test_momentum_balance_and_thread_independence(name):
+@pytest.mark.parametrize("name", THREADED_BACKENDS)
+def test_threaded_backends_give_the_same_numbers_on_any_thread_count(name):
     p = plummer_sphere(9000 if name == "tree" else 3000, seed=7)  # large enough for the threaded path
-    serial, _ = get_backend(name, **({} if name == "direct" else {"threads": 1})).accelerations(
-        p.pos, p.pos, p.mass, 0.02)
-    total_force = np.abs((p.mass[:, None] * serial).sum(axis=0))
-    scale = (p.mass[:, None] * np.abs(serial)).sum(axis=0)
-    assert np.all(total_force < (1e-12 if name != "tree" else 1e-3) * scale)
-    if name != "direct":
-        threaded, _ = get_backend(name, threads=2).accelerations(p.pos, p.pos, p.mass, 0.02)
-        assert np.array_equal(serial, threaded)
+    serial, _ = get_backend(name, threads=1).accelerations(p.pos, p.pos, p.mass, 0.02)
+    threaded, _ = get_backend(name, threads=2).accelerations(p.pos, p.pos, p.mass, 0.02)
+    assert np.array_equal(serial, threaded)
 
 
 def test_tree_reuses_its_octree_for_sources_as_targets_with_the_same_numbers():
@@ -139,11 +107,8 @@ def test_tree_reuses_its_octree_for_sources_as_targets_with_the_same_numbers():
 
 
 def test_registry_names_and_errors():
-    assert {"direct", "compiled", "tree", "cuda"} <= set(REGISTRY)
     with pytest.raises(ConfigError, match="backend.*allowed values"):
         get_backend("fmm")
-    with pytest.raises(ConfigError, match="xp.*'cupy'"):
-        get_backend("cuda", xp=np)
     with pytest.raises(ConfigError, match="opening_angle"):
         get_backend("tree", opening_angle=3.0)
     assert resolve_backend_name("auto", 1_999) == "compiled"  # never the slow NumPy sum on the CPU

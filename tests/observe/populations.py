@@ -96,3 +96,14 @@ def observe(rng, pos, vel):
     ex /= np.linalg.norm(ex)
     ey = np.cross(los, ex)
     return pos @ ex, pos @ ey, vel @ los
+
+
+def plummer(rng, n, *, mass, a):
+    """A self-consistent isotropic Plummer sphere of ``mass`` and scale ``a`` (tracers that are the mass):
+    radii from M(<r) (cut at 0.9999 of the mass), Gaussian velocities with the isotropic Jeans dispersion
+    sigma^2 = G M / (6 sqrt(r^2 + a^2))."""
+    u = rng.uniform(0.0, 0.9999, n)
+    r = a / np.sqrt(u ** (-2.0 / 3.0) - 1.0)
+    rhat = random_directions(rng, n)
+    sigma = np.sqrt(G * mass / (6.0 * np.sqrt(r**2 + a**2)))
+    return r[:, None] * rhat, rng.normal(size=(n, 3)) * sigma[:, None]
