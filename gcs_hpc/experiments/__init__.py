@@ -5,7 +5,7 @@ Modules
 -------
 spec
     :class:`ExperimentSpec` (configs/experiments/*.yaml): campaign suites and maps, net, channels, splits,
-    noise, and sizes per scale (test, laptop, paper).
+    noise, and the scales it runs at, whose sizes configs/experiments/scales.yaml defines once.
 campaigns
     Build or reuse an experiment's campaign store (gcs_hpc.campaign).
 evaluation
