@@ -168,16 +168,23 @@ def train_ensemble(cfg: Any, members: int = DEFAULT_MEMBERS, log: Any = print) -
     return record
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """CLI entry point; returns the exit status (2 for bad input, with the reason on stderr)."""
-    from gcs_hpc.learn.train import TrainConfig, build_parser
+def build_parser() -> Any:
+    """The CLI's argument parser: the train CLI's options, ``--members``, head ``gaussian`` by default."""
+    from gcs_hpc.learn import train
 
-    p = build_parser()
+    p = train.build_parser()
     p.prog = "python -m gcs_hpc.learn.ensemble"
     p.description = __doc__.split("\n")[0]
     p.add_argument("--members", type=int, default=DEFAULT_MEMBERS, help="nets K (default %(default)s)")
     p.set_defaults(head="gaussian")
-    args = p.parse_args(argv)
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """CLI entry point; returns the exit status (2 for bad input, with the reason on stderr)."""
+    from gcs_hpc.learn.train import TrainConfig
+
+    args = build_parser().parse_args(argv)
     try:
         options = vars(args)
         members = options.pop("members")
