@@ -23,8 +23,8 @@ N_MODELS = 3
 
 
 def _campaign(store: Path, *extra: str, timeout: int = 300) -> subprocess.CompletedProcess:
-    cmd = [sys.executable, "-m", "gcs_hpc.campaign", "--n-models", str(N_MODELS), "--config", str(TINY_CONFIG),
-           "--store", str(store), "--workers", "1", "--backend", TEST_BACKEND, *extra]
+    cmd = [sys.executable, "-m", "gcs_hpc.campaign", "--n-models", str(N_MODELS), "--config",
+           str(TINY_CONFIG), "--store", str(store), "--workers", "1", "--backend", TEST_BACKEND, *extra]
     env = {**os.environ, "PYTHONPATH": str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", "")}
     return subprocess.run(cmd, cwd=store.parent, env=env, capture_output=True, text=True, timeout=timeout)
 

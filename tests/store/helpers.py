@@ -46,7 +46,8 @@ def read_only(folder: Path) -> Iterator[Path]:
         if subprocess.run(["mount", "--bind", str(folder), str(folder)], capture_output=True).returncode:
             pytest.skip("cannot bind-mount here to make a read-only folder")
         try:
-            if subprocess.run(["mount", "-o", "remount,ro,bind", str(folder)], capture_output=True).returncode:
+            remount = ["mount", "-o", "remount,ro,bind", str(folder)]
+            if subprocess.run(remount, capture_output=True).returncode:
                 pytest.skip("cannot remount read-only here")
             yield folder
         finally:
