@@ -49,6 +49,17 @@ def test_shipped_configs_are_the_top_level_configs_folder(kind):
     assert folder.resolve() == (REPO / "configs" / kind).resolve()
 
 
+def test_no_module_finds_files_relative_to_its_own_source():
+    """Shipped files are found through gcs_hpc.shipped (importlib.resources), never from ``__file__``
+    (``Path(__file__).parents[2] / "configs"`` is the repository, absent from a wheel install)."""
+    import ast
+
+    offenders = [str(path.relative_to(REPO)) for path in sorted((REPO / "gcs_hpc").rglob("*.py"))
+                 if any(isinstance(node, ast.Name) and node.id == "__file__"
+                        for node in ast.walk(ast.parse(path.read_text(), filename=str(path))))]
+    assert offenders == [], "use gcs_hpc.shipped.shipped_config_dir (or a shipped name) instead of __file__"
+
+
 def test_unknown_config_kind_is_refused():
     with pytest.raises(ValueError, match="allowed: cluster, experiments, models"):
         shipped_config_dir("clusters")
@@ -117,6 +128,15 @@ def test_wheel_installed_outside_the_repo_finds_its_configs(tmp_path):
     assert cluster_dir == site / "gcs_hpc" / "configs" / "cluster"
     assert experiment_dir == site / "gcs_hpc" / "configs" / "experiments"
     assert sorted(p.name for p in cluster_dir.glob("*.yaml")) == ["local.yaml", "slurm-gpu.yaml", "slurm.yaml"]
+
+    # the workstation's default observation model is the shipped one, by name
+    observation = _run(["-c", "from gcs_hpc.experiments.workstation import DEFAULT_OBSERVATION as d; "
+                        "from gcs_hpc.maps.observation import load_observation as load; "
+                        "from gcs_hpc.shipped import shipped_config_dir as shipped; "
+                        "print(load(d).name, load(d) == load(shipped('observation') / 'sluggs.yaml'), "
+                        "shipped('observation'))"], cwd=elsewhere, env=env)
+    assert observation.returncode == 0, observation.stderr
+    assert observation.stdout.split() == ["sluggs", "True", str(site / "gcs_hpc" / "configs" / "observation")]
 
     listing = _run(["-m", "gcs_hpc.experiments", "list"], cwd=elsewhere, env=env)
     assert listing.returncode == 0, listing.stderr

@@ -66,7 +66,8 @@ def build_parser() -> argparse.ArgumentParser:
     ws.add_argument("--views", type=int, default=4, help="held-out views per galaxy")
     ws.add_argument("--train-views", type=int, help="observation-model views per training galaxy")
     ws.add_argument("--max-models", type=int, help="use at most this many done models")
-    ws.add_argument("--observation", help="observation model YAML (default configs/observation/sluggs.yaml)")
+    ws.add_argument("--observation", help="observation model: a YAML file or a shipped name (sluggs, ideal); "
+                                          "none given: sluggs")
     ws.add_argument("--data", default="../shared/data", help="folder of the SLUGGS files")
     ws.add_argument("--out", default="docs/results.md", help="Markdown report")
     add_umask_option(ws, "stores, checkpoints, nets, analysis, report")

@@ -42,8 +42,9 @@ QUICK_MODELS = 200
 #: Suites the studies train and test on (the unknown mergers stay out, as DL3-DL5).
 SUITES = ("disk", "merger")
 ANALYSIS_FILE = "analysis.json"
-#: The observation model of the "observed" studies (the SLUGGS survey's figures, helper E's defaults).
-DEFAULT_OBSERVATION = Path(__file__).resolve().parents[2] / "configs" / "observation" / "sluggs.yaml"
+#: The observation model of the "observed" studies (the SLUGGS survey's figures, helper E's defaults), by
+#: its shipped name: configs/observation/sluggs.yaml, package data found in any install (editable or not).
+DEFAULT_OBSERVATION = "sluggs"
 SESSIONS_FILE = "campaign_sessions.json"
 
 
@@ -125,7 +126,8 @@ def analyse(runs: str | Path, *, fit: FitConfig, sizes: Sequence[int], n_views: 
             log: Callable[[str], None] = print) -> dict[str, Any]:
     """The studies on the models done so far (module doc); writes and returns ``analysis.json``'s dict.
 
-    ``observation``: YAML of the observation model (default the shipped SLUGGS one); ``data_dir``: the
+    ``observation``: YAML file or shipped name of the observation model (default
+    :data:`DEFAULT_OBSERVATION`); ``data_dir``: the
     SLUGGS files (skipped when absent).
     """
     from gcs_hpc.experiments.curves import learning_curve, plot_curve

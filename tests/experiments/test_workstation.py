@@ -104,7 +104,8 @@ def test_ideal_observation_equals_the_stored_maps_and_gcs(ws_runs):
 
     runs, _ = ws_runs
     sample = load_sample(store_of(runs, "tiny"), suites=("disk", "merger"))
-    ideal = load_observation(DEFAULT_OBSERVATION.parent / "ideal.yaml")
+    assert load_observation(DEFAULT_OBSERVATION).name == "sluggs"
+    ideal = load_observation("ideal")
     assert ideal.is_ideal and ideal.maps is None
     rows, angles = np.arange(len(sample)), np.array([0, 3])
     a = stored_views(sample, rows, angles, ("M_total", "M_5r_half"))
