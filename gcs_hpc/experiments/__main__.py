@@ -64,6 +64,11 @@ def build_parser() -> argparse.ArgumentParser:
     ws.add_argument("--members", type=int, default=3, help="nets per ensemble")
     ws.add_argument("--steps", type=int, default=3000, help="optimiser steps per net")
     ws.add_argument("--views", type=int, default=4, help="held-out views per galaxy")
+    ws.add_argument("--table-members", type=int, help="nets per ensemble of the Tables 2/3 analogues "
+                                                      "(default --members)")
+    ws.add_argument("--table-steps", type=int, help="optimiser steps per net of the Tables 2/3 analogues "
+                                                    "(default --steps)")
+    ws.add_argument("--no-tables", action="store_true", help="analyse: skip the Tables 2/3 analogues")
     ws.add_argument("--train-views", type=int, help="observation-model views per training galaxy")
     ws.add_argument("--max-models", type=int, help="use at most this many done models")
     ws.add_argument("--observation", help="observation model: a YAML file or a shipped name (sluggs, ideal); "

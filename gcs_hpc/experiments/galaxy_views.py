@@ -75,16 +75,32 @@ def _empty_classic(targets: Sequence[str], n_rows: int, n_views: int) -> dict[st
     return {t: {n: np.full((n_rows, n_views), np.nan) for n in names} for t in targets}
 
 
+def _check_mask(mask: np.ndarray | None, n_rows: int, n_views: int) -> np.ndarray:
+    if mask is None:
+        return np.ones((n_rows, n_views), dtype=bool)
+    mask = np.asarray(mask, dtype=bool)
+    if mask.shape != (n_rows, n_views):
+        raise ConfigError(f"classic_mask has shape {mask.shape}; allowed: (rows, views) = "
+                          f"{(n_rows, n_views)}")
+    return mask
+
+
 def stored_views(sample: Sample, rows: Sequence[int], angles: Sequence[int],
-                 classic_targets: Sequence[str] = ()) -> Views:
-    """The store's maps of ``rows`` along stored ``angles``; classic estimators on every GC."""
+                 classic_targets: Sequence[str] = (), classic_mask: np.ndarray | None = None) -> Views:
+    """The store's maps of ``rows`` along stored ``angles``; classic estimators on every GC (only of the
+    views where ``classic_mask`` (n_rows, n_views) is true, NaN elsewhere)."""
     rows = np.asarray(rows, dtype=np.int64)
     angles = np.asarray(angles, dtype=np.int64)
     classic = _empty_classic(classic_targets, len(rows), len(angles))
+    mask = _check_mask(classic_mask, len(rows), len(angles))
     if classic_targets:
         for i, row in enumerate(rows):
+            if not mask[i].any():
+                continue
             x, y, v = projected_gcs(sample, int(row), angles)
             for k, angle in enumerate(angles):
+                if not mask[i, k]:
+                    continue
                 r_half = float(sample.r_half[row, angle]) if sample.r_half is not None else float("nan")
                 for t in classic_targets:
                     for name, val in _classic_one(x[k], y[k], v[k], None, r_half,
@@ -94,10 +110,13 @@ def stored_views(sample: Sample, rows: Sequence[int], angles: Sequence[int],
 
 
 def observed_views(sample: Sample, rows: Sequence[int], obs: Any, *, n_views: int, seed: int,
-                   angles: Sequence[int] | None = None, classic_targets: Sequence[str] = ()) -> Views:
+                   angles: Sequence[int] | None = None, classic_targets: Sequence[str] = (),
+                   classic_mask: np.ndarray | None = None) -> Views:
     """``n_views`` observation draws per galaxy of ``rows`` under ``obs``: along stored ``angles`` (then
     ``n_views = len(angles)``), else along directions uniform on the sphere (the projected R_half of the
-    nearest stored angle sets the radial coverage and the map unit). Deterministic by ``seed``."""
+    nearest stored angle sets the radial coverage and the map unit). Deterministic by ``seed`` (the
+    draws do not depend on ``classic_mask``: the classic estimators run only on the views where it is
+    true, NaN elsewhere)."""
     from gcs_hpc.maps.observation import isotropic_directions, nearest_angle, observe_views, sky_maps
     from gcs_hpc.store import read_map_spec
 
@@ -113,6 +132,7 @@ def observed_views(sample: Sample, rows: Sequence[int], obs: Any, *, n_views: in
     images = np.zeros((len(rows), n_views, 2, npix, npix), dtype=np.float32)
     log_scale = np.zeros((len(rows), n_views))
     classic = _empty_classic(classic_targets, len(rows), n_views)
+    mask = _check_mask(classic_mask, len(rows), n_views)
     for start in range(0, len(rows), CHUNK_ROWS):
         chunk = rows[start:start + CHUNK_ROWS]
         n = len(chunk) * n_views
@@ -137,6 +157,8 @@ def observed_views(sample: Sample, rows: Sequence[int], obs: Any, *, n_views: in
                                                                                       2, npix, npix)
         log_scale[start:start + len(chunk)] = np.log10(unit).reshape(len(chunk), n_views)
         for j in range(n if classic_targets else 0):
+            if not mask[start + j // n_views, j % n_views]:
+                continue
             seen = np.asarray(sky.seen[j], dtype=bool)
             err = None if sky.v_err_kms is None else np.asarray(sky.v_err_kms[j])[seen]
             for t in classic_targets:

@@ -14,7 +14,9 @@ config at the quick preset, :data:`QUICK_MODELS` models: the resolution check).
 The analysis (:func:`analyse`) reads the done models of the disk and merger suites (as DL3-DL5) and runs:
 the learning curve (:mod:`gcs_hpc.experiments.curves`) with the observation model off (the store's
 maps) and on (``configs/observation/sluggs.yaml``), both targets, the classic estimators calibrated on
-the same training galaxies; every SLUGGS galaxy through the observation-model ensembles
+the same training galaxies; the paper's Tables 2 and 3 (both splits, 1 and 2 channels, observation model
+off and on, the classic estimators on the same held-out images: :mod:`gcs_hpc.experiments.workstation_tables`)
+with their own, usually smaller, ensembles; every SLUGGS galaxy through the observation-model ensembles
 (:mod:`gcs_hpc.experiments.sluggs`); and the resolution check (:mod:`gcs_hpc.experiments.resolution`)
 when the quick store has done twins. Everything goes to ``<runs>/workstation/analysis.json``.
 """
@@ -123,12 +125,13 @@ def machine() -> str:
 def analyse(runs: str | Path, *, fit: FitConfig, sizes: Sequence[int], n_views: int = 4,
             train_views: int | None = None, observation: str | Path | None = None,
             data_dir: str | Path | None = None, max_models: int | None = None,
-            log: Callable[[str], None] = print) -> dict[str, Any]:
+            table_fit: FitConfig | None = None, log: Callable[[str], None] = print) -> dict[str, Any]:
     """The studies on the models done so far (module doc); writes and returns ``analysis.json``'s dict.
 
     ``observation``: YAML file or shipped name of the observation model (default
     :data:`DEFAULT_OBSERVATION`); ``data_dir``: the
-    SLUGGS files (skipped when absent).
+    SLUGGS files (skipped when absent); ``table_fit``: the ensembles of the Tables 2/3 analogues (None:
+    not run).
     """
     from gcs_hpc.experiments.curves import learning_curve, plot_curve
     from gcs_hpc.experiments.sample import load_sample, view_angles
@@ -150,10 +153,22 @@ def analyse(runs: str | Path, *, fit: FitConfig, sizes: Sequence[int], n_views: 
                               "n_models": int(open_store(store).sizes["model"]),
                               "suites": list(SUITES), "by_suite": {s: int((sample.suite == s).sum())
                                                                    for s in SUITES},
-                              "machine": machine(), "observation": obs.name, "started_utc": time.time()}
+                              "machine": machine(), "load_start": list(os.getloadavg()),
+                              "observation": obs.name, "started_utc": time.time()}
     from gcs_hpc.experiments.galaxy_views import fraction_in_field
     from gcs_hpc.store import read_map_spec
 
+    result["command"] = analyse_command(runs, fit, sizes, n_views, train_views, observation, data_dir,
+                                        max_models, table_fit)
+    result["options"] = {"fit": dataclasses.asdict(fit), "sizes": list(sizes), "n_views": n_views,
+                         "train_views": train_views, "max_models": max_models,
+                         "table_fit": None if table_fit is None else dataclasses.asdict(table_fit)}
+    ds = open_store(store)
+    from gcs_hpc.learn.data import done_models, string_coord
+
+    suites, counts = np.unique(string_coord(ds, "suite")[done_models(ds)], return_counts=True)
+    result["done_by_suite"] = {str(k): int(v) for k, v in zip(suites, counts)}
+    result["n_done"] = int(counts.sum())  # read with the suites, at one moment of a running campaign
     if sample.phase_space is not None:
         some = np.arange(0, len(sample), max(1, len(sample) // 100))
         result["gc_fraction_in_field"] = {
@@ -169,6 +184,11 @@ def analyse(runs: str | Path, *, fit: FitConfig, sizes: Sequence[int], n_views: 
         curves[setting] = c
     result["curves"] = {k: {kk: vv for kk, vv in v.items() if kk != "_nets"} for k, v in curves.items()}
     fitted = {k: v["_nets"] for k, v in curves.items()}
+    if table_fit is not None:
+        from gcs_hpc.experiments.workstation_tables import paper_tables
+
+        result["tables"] = {setting: paper_tables(sample, table_fit, o, log=log)
+                            for setting, o in (("ideal", None), ("observed", obs))}
     ranges = {k: {t: tuple(r) for t, r in v["label_ranges"].items()} for k, v in curves.items()}
     data = Path(data_dir) if data_dir else None
     if data is not None and (data / "forbes2017_gc_velocities.tsv").is_file():
@@ -200,10 +220,27 @@ def analyse(runs: str | Path, *, fit: FitConfig, sizes: Sequence[int], n_views: 
     sessions = workstation_dir(runs) / SESSIONS_FILE
     result["campaign_sessions"] = json.loads(sessions.read_text()) if sessions.is_file() else []
     result["analysis_wall_s"] = time.perf_counter() - t_start
+    result["load_end"] = list(os.getloadavg())
     path = workstation_dir(runs) / ANALYSIS_FILE
     path.write_text(json.dumps(result, indent=1, default=_json_default))
     log(f"analysis: {path} ({result['analysis_wall_s'] / 60:.1f} min)")
     return result
+
+
+def analyse_command(runs: Path, fit: FitConfig, sizes: Sequence[int], n_views: int, train_views: int | None,
+                    observation: str | Path | None, data_dir: str | Path | None, max_models: int | None,
+                    table_fit: FitConfig | None) -> str:
+    """The ``workstation analyse`` command line that runs :func:`analyse` with these arguments."""
+    parts = ["python -m gcs_hpc.experiments workstation analyse", f"--runs {runs}",
+             f"--sizes {' '.join(map(str, sizes))}", f"--members {fit.members}", f"--steps {fit.steps}",
+             f"--views {n_views}"]
+    parts += [f"--train-views {train_views}"] if train_views else []
+    parts += [f"--max-models {max_models}"] if max_models is not None else []
+    parts += [f"--observation {observation}"] if observation else []
+    parts += [f"--data {data_dir}"] if data_dir else []
+    parts += (["--no-tables"] if table_fit is None else
+              [f"--table-members {table_fit.members}", f"--table-steps {table_fit.steps}"])
+    return " ".join(parts)
 
 
 def _json_default(value: Any) -> Any:
@@ -216,13 +253,16 @@ def _json_default(value: Any) -> Any:
 
 def main_stage(args: Any, log: Callable[[str], None] = print) -> None:
     """The ``workstation`` command of ``python -m gcs_hpc.experiments`` (module doc)."""
-    from gcs_hpc.experiments.workstation_report import write_section
+    from gcs_hpc.experiments.workstation_report import write_report
 
     if args.stage in ("campaign", "all"):
         run_campaigns(args.runs, ("tiny",) if args.no_quick else ("tiny", "quick"), log)
     if args.stage in ("analyse", "all"):
         fit = FitConfig(members=args.members, steps=args.steps)
+        table_fit = None if args.no_tables else dataclasses.replace(
+            fit, members=args.table_members or args.members, steps=args.table_steps or args.steps)
         analyse(args.runs, fit=fit, sizes=args.sizes, n_views=args.views, train_views=args.train_views,
-                observation=args.observation, data_dir=args.data, max_models=args.max_models, log=log)
+                observation=args.observation, data_dir=args.data, max_models=args.max_models,
+                table_fit=table_fit, log=log)
     if args.stage in ("report", "all"):
-        log(f"report: {write_section(args.runs, args.out)}")
+        log(f"report: {write_report(args.runs, args.out)}")
