@@ -150,6 +150,7 @@ def streaming_dataset(source: Any, images: np.ndarray, batch_size: int, steps: i
     def read(k: np.int64) -> np.ndarray:
         return np.ascontiguousarray(source.read_models(blocks[int(k)]), dtype=np.float32)
 
+    @tf.autograph.experimental.do_not_convert  # plain TF ops: no AutoGraph parse (per-epoch build time)
     def block_inputs(k: Any) -> Any:
         maps = tf.numpy_function(read, [k], tf.float32, name="read_block")
         maps = tf.reshape(maps, (-1, channels, npix, npix))
@@ -168,6 +169,7 @@ def streaming_dataset(source: Any, images: np.ndarray, batch_size: int, steps: i
     base_seed = noise_seed(seed, epoch, worker)
     shape = (batch_size, npix, npix, channels)
 
+    @tf.autograph.experimental.do_not_convert
     def join(step: Any, xb: Any, labels: Any) -> Any:
         xb = tf.ensure_shape(xb, shape)
         if noise_kms > 0:
@@ -177,6 +179,10 @@ def streaming_dataset(source: Any, images: np.ndarray, batch_size: int, steps: i
         yb, sb = labels
         return (xb, sb), yb
 
+    @tf.autograph.experimental.do_not_convert
+    def join_pair(step: Any, pair: Any) -> Any:
+        return join(step, *pair)
+
     ds = tf.data.Dataset.zip(x_ds, y_ds).enumerate()
-    ds = ds.map(lambda step, pair: join(step, *pair), num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+    ds = ds.map(join_pair, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
     return ds.prefetch(tf.data.AUTOTUNE)
