@@ -179,7 +179,9 @@ class MapSpec:
       set ``smoothing: 0.5`` or ``1.0`` to apply the paper's numbers literally.
     - ``fov_unit = "R_half"`` (projected stellar half-mass radius, measured per viewing direction) is
       the unit to use when simulated maps must share a grid with real galaxies, whose R_d cannot be
-      measured but whose effective radius can (:mod:`gcs_hpc.observe` does so).
+      measured but whose effective radius can (:mod:`gcs_hpc.observe` does so). The default campaign
+      uses it (:data:`gcs_hpc.campaign.config.DEFAULT_MAPS`: 8 R_half wide, smoothing 0.8 R_half); these
+      class defaults stay the paper's, which its experiments keep.
 
     Attributes
     ----------
