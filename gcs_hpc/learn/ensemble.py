@@ -182,14 +182,18 @@ def build_parser() -> Any:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """CLI entry point; returns the exit status (2 for bad input, with the reason on stderr)."""
+    from gcs_hpc.fileperm import umask
     from gcs_hpc.learn.train import TrainConfig
 
     args = build_parser().parse_args(argv)
     try:
         options = vars(args)
         members = options.pop("members")
+        umask_text = options.pop("umask")
         options["scale_input"] = {"auto": None, "on": True, "off": False}[options["scale_input"]]
-        record = train_ensemble(TrainConfig(**options), members, log=lambda m: print(m, flush=True))
+        cfg = TrainConfig(**options)
+        with umask(umask_text, "ensemble training"):
+            record = train_ensemble(cfg, members, log=lambda m: print(m, flush=True))
     except GcsError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -157,3 +157,16 @@ def test_enclosed_mass_target_and_scale_input(learn_store: Path, tmp_path: Path)
     with pytest.raises(ConfigError, match="scale_input"):
         train.train(train.TrainConfig(store=str(learn_store), arch="conv2", channels=1, epochs=1,
                                       out=str(tmp_path / "v1"), scale_input=True), log=lambda _m: None)
+
+
+def test_ensemble_cli_takes_the_train_options_and_umask(learn_store: Path, tmp_path: Path, capsys) -> None:
+    out = tmp_path / "ens"
+    argv = ["--store", str(learn_store), "--arch", "conv2", "--channels", "2", "--epochs", "1",
+            "--out", str(out), "--batch-size", "32", "--members", "2", "--threads", "1", "--umask", "027"]
+    assert ensemble.main(argv) == 0
+    printed = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert printed["n_members"] == 2 and printed["member_seeds"] == ensemble.member_seeds(0, 2)
+    record = json.loads((out / ensemble.ENSEMBLE_FILE).read_text())
+    assert record["head"] == "gaussian"                                    # the ensemble CLI's default head
+    assert (out / ensemble.ENSEMBLE_FILE).stat().st_mode & 0o777 == 0o640  # --umask 027
+    assert ensemble.main(argv[:-2] + ["--umask", "000"]) == 2              # world-writable refused
