@@ -3,7 +3,7 @@ the studies that ask whether the CNN beats the classic estimators (issue 16).
 
     python -m gcs_hpc.experiments workstation campaign --runs runs   # hours; resumable, safe to stop
     python -m gcs_hpc.experiments workstation analyse --runs runs    # uses the models done so far
-    python -m gcs_hpc.experiments workstation report --runs runs     # the section of docs/results.md
+    python -m gcs_hpc.experiments workstation report --runs runs     # docs/results.md, written whole
     python -m gcs_hpc.experiments workstation all --runs runs        # the three in turn
 
 Stores: ``<runs>/workstation/stores/disk-merger-unknown.zarr`` (the DL3/DL4/DL5/unknown campaign at the

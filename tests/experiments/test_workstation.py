@@ -160,7 +160,7 @@ def test_report_is_written_whole_and_archives_the_earlier_report_once(ws_runs, t
     assert archive == first.split(ARCHIVE_BEGIN)[1]  # the archive is kept as it is, once
     assert "old numbers" not in body and "old numbers" in archive
     assert "## Archive: the earlier report (scale laptop, written 2026-11-25 17:36 UTC)" in archive
-    assert "### Table 2 analogue: accuracy" in archive  # its headings sit below the archive's
+    assert "\n#### Table 2 analogue: accuracy" in archive  # its headings sit below the archive's
     assert a["command"] in body and f"**{a['n_done']} of 12**" in body and "## Against the goal" in body
     used = ", ".join(f"{k} {v}" for k, v in a["by_suite"].items())
     assert f"used: **{a['n_used']}** ({used})" in body
@@ -176,7 +176,7 @@ def test_archive_drops_stale_workstation_results_and_keeps_no_copy_of_itself():
     # as `python -m gcs_hpc.experiments report` leaves it: a laptop report, then the workstation results
     laptop = f"# Results\n\nScale **laptop**, written 2026-11-25 17:36 UTC\n\n{BEGIN}\nstale 0.123\n{END}\n"
     archive = "\n".join(archive_of(laptop))
-    assert "stale 0.123" not in archive and BEGIN not in archive and "## Results" in archive
+    assert "stale 0.123" not in archive and BEGIN not in archive and "\n### Results" in archive
     assert "(scale laptop, written 2026-11-25 17:36 UTC)" in archive
     assert archive_of(f"# Results\n{GENERATED}\n\n{BEGIN}\nnumbers\n{END}\n") == []
     assert archive_of("") == [] and archive_of(f"{BEGIN}\nonly workstation\n{END}") == []
