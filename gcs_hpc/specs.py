@@ -228,6 +228,12 @@ class MapSpec:
                 if f.name != "n_angles" and getattr(other, f.name) != getattr(self, f.name)]
 
 
+#: The survey grid: 10 x 10 pixels over 8 R_half (the stars' projected half-mass radius, which real galaxies
+#: have as R_e; +-4 R_e holds most SLUGGS GCs), one-pixel smoothing: the grid of the SLUGGS observation model
+#: (configs/observation/sluggs.yaml), of the default campaign and of observe when no net or store gives one.
+SURVEY_MAPS = MapSpec(n_angles=100, npix=10, fov=8.0, fov_unit="R_half", smoothing=0.8, empty_fill=0.0)
+
+
 @dataclass(frozen=True)
 class ModelSpec:
     """One N-body model of a campaign: everything a worker needs to build, run and map it.

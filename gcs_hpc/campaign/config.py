@@ -26,7 +26,7 @@ from typing import Any, Literal, Mapping
 
 from gcs_hpc.config import check_choice, check_range, dump_yaml, load_yaml, spec_from_mapping, spec_to_dict
 from gcs_hpc.errors import ConfigError
-from gcs_hpc.specs import MODEL_KINDS, GalaxySpec, MapSpec, MergerSpec, Preset, get_preset
+from gcs_hpc.specs import MODEL_KINDS, SURVEY_MAPS, GalaxySpec, MapSpec, MergerSpec, Preset, get_preset
 
 SAMPLERS = ("sobol", "halton")
 #: Parameters sampled for every galaxy, and in addition for mergers.
@@ -337,7 +337,7 @@ DEFAULT_SUITES: dict[str, dict[str, Any]] = {
 #: The paper's grid (1.2 R_d, smoothing 0.12 R_d: :class:`~gcs_hpc.specs.MapSpec`'s own defaults, which
 #: keys left out of a ``maps:`` section take) stays available:
 #: ``maps: {fov: 1.2, fov_unit: R_d, smoothing: 0.12}``.
-DEFAULT_MAPS = MapSpec(n_angles=100, npix=10, fov=8.0, fov_unit="R_half", smoothing=0.8, empty_fill=0.0)
+DEFAULT_MAPS = SURVEY_MAPS
 
 #: The embedded default campaign (same as configs/models/default.yaml): quick preset, maps in R_half.
 DEFAULT_CONFIG: CampaignConfig = config_from_mapping({"name": "default", "maps": spec_to_dict(DEFAULT_MAPS)},

@@ -21,6 +21,7 @@ in the JSON); velocities more than 5000 km/s from the systemic one are refused (
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
 from pathlib import Path
@@ -38,11 +39,11 @@ from gcs_hpc.observe.estimators import default_estimators
 from gcs_hpc.observe.galaxies import Galaxy, find_galaxy, read_galaxy_table
 from gcs_hpc.observe.observed_maps import FILL_POLICIES, MIN_GCS_FOR_MAP, ObservedMaps, make_observed_maps
 from gcs_hpc.observe.project import project_catalog
-from gcs_hpc.specs import MapSpec
+from gcs_hpc.specs import SURVEY_MAPS, MapSpec
 
-#: Map definition used for the PNGs when neither a model nor a store gives one: 5 R_e wide, 10 x 10,
-#: one-pixel smoothing.
-DEFAULT_MAP_SPEC = MapSpec(n_angles=1, npix=10, fov=5.0, fov_unit="R_half", smoothing=0.5)
+#: Map definition used when neither a model nor a store gives one: the default campaign's survey grid
+#: (8 R_e wide, 10 x 10, one-pixel smoothing), one view.
+DEFAULT_MAP_SPEC = dataclasses.replace(SURVEY_MAPS, n_angles=1)
 #: Fewest bootstrap resamples that give an error bar.
 MIN_BOOTSTRAP = 2
 
