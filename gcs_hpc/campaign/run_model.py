@@ -13,6 +13,13 @@ rerun of the model takes over the most advanced checkpoint of that model and res
 Each attempt writes its own file: a worker that is leaving may still be running its attempt while the
 rerun has started elsewhere, and two writers of one file would collide. The model's files are removed
 when it is done or failed (:func:`remove_checkpoints`).
+
+Pause: while the file ``<store>.pause`` exists (:func:`pause_path`; ``touch run1.zarr.pause``), every
+model of the store that writes checkpoints stops right after its next checkpoint, logs ``paused at step
+N`` and waits until the file is removed, then goes on from where it stopped (the same result as a run
+never paused). A paused model holds its worker thread but no CPU, and its state is safe on disk: the job
+may even be cancelled or requeued then and lose nothing. Use it to lend the machine to something else for
+a while, or to hold a campaign at a known point (the campaign tests do) before a requeue or a kill.
 """
 
 from __future__ import annotations
@@ -36,6 +43,10 @@ logger = logging.getLogger("gcs_hpc.campaign")
 
 #: Suffix of the checkpoint folder beside a store (``run1.zarr`` -> ``run1.zarr.checkpoints``).
 CHECKPOINT_SUFFIX = ".checkpoints"
+#: Suffix of the pause file beside a store (``run1.zarr`` -> ``run1.zarr.pause``).
+PAUSE_SUFFIX = ".pause"
+#: Seconds between looks at the pause file while a model is paused.
+PAUSE_POLL_S = 0.2
 
 
 class ModelOutcome(NamedTuple):
@@ -52,6 +63,29 @@ def checkpoint_directory(store_path: str | Path) -> Path:
     """The folder of a store's checkpoints: ``<store>.checkpoints`` beside the store."""
     store = Path(store_path)
     return store.with_name(store.name + CHECKPOINT_SUFFIX)
+
+
+def pause_path(store_path: str | Path) -> Path:
+    """The pause file of a store: ``<store>.pause`` beside it. While it exists, the store's models stop
+    after their next checkpoint and wait (see the module's docstring)."""
+    store = Path(store_path)
+    return store.with_name(store.name + PAUSE_SUFFIX)
+
+
+def _pause_hook(store_path: str | Path, name: str):
+    """The ``on_checkpoint`` hook of a model's N-body run: wait while the store's pause file exists."""
+    pause = pause_path(store_path)
+
+    def wait_while_paused(step: int, t: float) -> None:
+        if not pause.exists():
+            return
+        logger.warning("%s: paused at step %d (t = %.6g), checkpoint written; remove %s to continue",
+                       name, step, t, pause)
+        while pause.exists():
+            time.sleep(PAUSE_POLL_S)
+        logger.warning("%s: continuing from step %d", name, step)
+
+    return wait_while_paused
 
 
 def checkpoint_path(store_path: str | Path, index: int, attempt: str | None = None) -> Path:
@@ -126,7 +160,8 @@ def run_model(store_path: str | Path, index: int, spec: ModelSpec, map_spec: Map
         module; GPU workers).
     checkpoint_every_s
         Wall seconds between checkpoints of the N-body run (``None``: no checkpoints). An existing
-        checkpoint of this model is resumed either way.
+        checkpoint of this model is resumed either way. With checkpoints, the model pauses after one
+        while the store's pause file exists (:func:`pause_path`).
 
     Returns
     -------
@@ -163,7 +198,8 @@ def _run(store_path: str | Path, index: int, spec: ModelSpec, map_spec: MapSpec,
             resumed = 0
 
         result = simulate(spec, backend, xp, model_name=name, checkpoint_path=ckpt,
-                          checkpoint_every_s=checkpoint_every_s, on_stale_checkpoint=start_afresh)
+                          checkpoint_every_s=checkpoint_every_s, on_stale_checkpoint=start_afresh,
+                          on_checkpoint=_pause_hook(store_path, name))
         products = model_products(result.particles, map_spec, disk_size_kpc(spec.galaxy))
         maps = products.maps
         if not np.all(np.isfinite(maps)):

@@ -29,7 +29,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 
@@ -119,12 +119,14 @@ class LeapfrogRun:
     def __init__(self, particles: Particles, *, t_end: float, softening: float, backend: Any, xp: ModuleType,
                  energy_tolerance: float, model_name: str, output_times: list[float], diagnostics_every: int,
                  dt: float | None, timestep_eta: float, checkpoint_path: str | Path | None,
-                 checkpoint_every_s: float | None) -> None:
+                 checkpoint_every_s: float | None,
+                 on_checkpoint: Callable[[int, float], None] | None = None) -> None:
         self.xp, self.backend, self.softening = xp, backend, softening
         self.t_end, self.energy_tolerance, self.model_name = t_end, energy_tolerance, model_name
         self.output_times, self.diagnostics_every = output_times, diagnostics_every
         self.checkpoint_path = None if checkpoint_path is None else Path(checkpoint_path)
         self.checkpoint_every_s = checkpoint_every_s
+        self.on_checkpoint = on_checkpoint
         self.mass = xp.asarray(particles.mass, dtype=xp.float64)
         self.component = xp.asarray(particles.component)
         self.galaxy = xp.asarray(particles.galaxy)
@@ -231,6 +233,9 @@ class LeapfrogRun:
                         and not (last and t1 == self.t_end)):
                     self._write_checkpoint(wall_before + now - start)
                     last_checkpoint = now
+                    if self.on_checkpoint is not None:  # the state is on disk: the hook may wait, or exit
+                        self.on_checkpoint(s.step, s.t)
+                        last_checkpoint = time.perf_counter()
             s.segment += 1
             s.step_in_segment = 0
         result = self._result(wall_before + time.perf_counter() - start, complete=True)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 from types import ModuleType
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 
@@ -21,7 +21,8 @@ def evolve(particles: Particles, *, t_end: float, softening: float, backend: str
            output_times: Sequence[float] | None = None, diagnostics_every: int = 10,
            checkpoint_path: str | Path | None = None, checkpoint_every_s: float | None = None,
            dt: float | None = None, timestep_eta: float = TIMESTEP_ETA,
-           backend_options: dict[str, Any] | None = None, stop_after_steps: int | None = None) -> RunResult:
+           backend_options: dict[str, Any] | None = None, stop_after_steps: int | None = None,
+           on_checkpoint: Callable[[int, float], None] | None = None) -> RunResult:
     """Evolve ``particles`` from t = 0 to ``t_end`` with the kick-drift-kick leapfrog.
 
     Parameters
@@ -57,6 +58,11 @@ def evolve(particles: Particles, *, t_end: float, softening: float, backend: str
     stop_after_steps
         Stop after this many steps in total, writing a checkpoint first (a walltime-limited job); the
         result then has ``stats["complete"] = False``.
+    on_checkpoint
+        Called with ``(step, t)`` right after each periodic checkpoint (every ``checkpoint_every_s``) has
+        been written, in the integration loop: the run's state is safe on disk while it runs, so it may
+        report progress, wait (the campaign pauses a model there, :mod:`gcs_hpc.campaign.run_model`) or
+        raise to stop the run. The time it takes is not counted towards the next checkpoint interval.
 
     Raises
     ------
@@ -86,7 +92,7 @@ def evolve(particles: Particles, *, t_end: float, softening: float, backend: str
                       energy_tolerance=float(energy_tolerance), model_name=model_name,
                       output_times=output_times, diagnostics_every=int(diagnostics_every), dt=dt,
                       timestep_eta=float(timestep_eta), checkpoint_path=checkpoint_path,
-                      checkpoint_every_s=checkpoint_every_s)
+                      checkpoint_every_s=checkpoint_every_s, on_checkpoint=on_checkpoint)
     return run.run(stop_after_steps=stop_after_steps)
 
 

@@ -19,10 +19,13 @@ from gcs_hpc.campaign.cluster import ClusterConfig, start_cluster
 from gcs_hpc.campaign.farm import farm_models
 from gcs_hpc.campaign.plan import CampaignPlan
 from gcs_hpc.campaign.progress import Progress
-from gcs_hpc.campaign.run_model import run_model
+from gcs_hpc.campaign.run_model import model_checkpoints, pause_path, run_model
 from gcs_hpc.store import model_status
 
 from .helpers import TEST_BACKEND, make_store, tiny_plan
+
+#: Upper bound for each awaited event (a failure guard only; on an idle machine they take seconds).
+WAIT_S = 300
 
 
 @pytest.fixture(scope="module")
@@ -32,7 +35,7 @@ def client():
     config = ClusterConfig(kind="local", workers=2, dashboard_address="127.0.0.1:0",
                            local={"threads_per_worker": 1, "processes": True})
     with start_cluster(config) as cluster, Client(cluster) as dask_client:
-        dask_client.wait_for_workers(2, timeout=120)
+        dask_client.wait_for_workers(2, timeout=WAIT_S)
         yield dask_client
 
 
@@ -41,40 +44,36 @@ def _executing(dask_worker) -> list[str]:
 
 
 def test_worker_killed_mid_model_reruns_it_and_every_model_lands_once(client, tmp_path):
-    # t_end 1.0: seconds per model, long enough to kill a worker in the middle of one
-    plan = tiny_plan(3, t_end_disk=1.0, t_end_merger=1.0)
+    # The store's pause file holds every model at its first checkpoint (a checkpoint every step or so), so
+    # the worker is killed mid-model by construction, never after a guessed number of seconds.
+    plan = tiny_plan(3, t_end_disk=0.5, t_end_merger=0.5)
     store = make_store(tmp_path / "s.zarr", plan)
     pids = client.run(os.getpid)
     killed: dict[str, object] = {}
 
     def kill_a_worker_mid_model() -> None:
-        seen: dict[str, tuple[str, float]] = {}
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline and not killed:
-            try:
-                running = client.run(_executing)
-            except Exception:
-                return
-            now = time.monotonic()
-            for worker, keys in running.items():
-                if not keys:
-                    continue
-                key, since = seen.get(worker, (keys[0], now))
-                if key != keys[0]:
-                    key, since = keys[0], now
-                seen[worker] = (key, since)
-                index = int(key.split("-")[2])
-                if now - since >= 0.5 and model_status(store)[index] == "pending":
-                    killed.update(worker=worker, index=index, status_at_kill=model_status(store).tolist())
-                    os.kill(pids[worker], signal.SIGKILL)
-                    return
-            time.sleep(0.05)
+        deadline = time.monotonic() + WAIT_S
+        try:
+            while time.monotonic() < deadline:
+                for worker, keys in client.run(_executing).items():
+                    indices = [int(key.split("-")[2]) for key in keys]
+                    # a model paused on this worker: checkpoint on disk, maps not yet written
+                    paused = [i for i in indices if model_checkpoints(store, i)]
+                    if paused:
+                        killed.update(worker=worker, index=paused[0],
+                                      status_at_kill=model_status(store).tolist())
+                        os.kill(pids[worker], signal.SIGKILL)
+                        return
+                time.sleep(0.05)
+        finally:
+            pause_path(store).unlink()  # let the models go on (the killed one on another worker)
 
+    pause_path(store).touch()
     killer = threading.Thread(target=kill_a_worker_mid_model, daemon=True)
     killer.start()
     report = farm_models(client, plan, store, list(range(3)), backend=TEST_BACKEND, retries=0,
-                         max_failures=None)
-    killer.join(timeout=10)
+                         max_failures=None, checkpoint_every_s=0.0)
+    killer.join(timeout=WAIT_S)
     assert killed, "no model was caught running to kill its worker"
     index = killed["index"]
     assert killed["status_at_kill"][index] == "pending"
@@ -82,6 +81,7 @@ def test_worker_killed_mid_model_reruns_it_and_every_model_lands_once(client, tm
     assert sorted(report.finished) == [0, 1, 2]
     assert report.statuses == {i: "done" for i in range(3)} and not report.stopped
     assert list(model_status(store)) == ["done"] * 3
+    assert report.resumed.get(index, 0) > 0  # the rerun resumed from the killed attempt's checkpoint
     # the model whose worker died holds exactly what a clean run of its spec gives
     reference = make_store(tmp_path / "ref.zarr", plan)
     assert run_model(reference, index, plan.models[index], plan.map_spec, TEST_BACKEND) == "done"
@@ -89,7 +89,7 @@ def test_worker_killed_mid_model_reruns_it_and_every_model_lands_once(client, tm
     np.testing.assert_array_equal(got.maps.isel(model=index).values, want.maps.isel(model=index).values)
     np.testing.assert_array_equal(got.counts.isel(model=index).values, want.counts.isel(model=index).values)
     # the nanny restarted the killed worker: as many workers as before, none of them the killed process
-    client.wait_for_workers(len(pids), timeout=120)
+    client.wait_for_workers(len(pids), timeout=WAIT_S)
     after = client.run(os.getpid)
     assert len(after) == len(pids) and pids[killed["worker"]] not in after.values()
 
@@ -156,7 +156,7 @@ def test_submission_window_bounds_the_scheduler_and_nothing_is_left_after(client
     assert list(model_status(store)) == ["done"] * n
     assert report.max_in_flight == window  # the window was used to the full, never more
     assert len(seen) == n and max(seen) <= window, seen
-    deadline = time.monotonic() + 30  # releases reach the scheduler asynchronously
+    deadline = time.monotonic() + WAIT_S  # releases reach the scheduler asynchronously (a failure guard)
     while client.run_on_scheduler(_scheduler_tasks) != (0, 0) and time.monotonic() < deadline:
         time.sleep(0.1)
     assert client.run_on_scheduler(_scheduler_tasks) == (0, 0)
