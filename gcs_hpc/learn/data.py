@@ -322,10 +322,11 @@ def epoch_order(images: np.ndarray, *, seed: int, epoch: int, worker: int) -> np
     return rng.permutation(len(images))
 
 
-def _shard_inputs(source: StoreMaps, images: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+def _shard_inputs(source: StoreMaps, images: np.ndarray, tf: Any = None) -> tuple[Any, Any, Any]:
     """Net inputs (n, y, x, c) float32, labels (n, 1) and scales (n, 1) or None of ``images``, read from
-    ``source`` once and kept on it for later epochs (keyed by the images)."""
-    key = (images.shape, hash(np.ascontiguousarray(images).tobytes()))
+    ``source`` once and kept on it for later epochs (keyed by the images); NumPy arrays, or with ``tf``
+    (the tensorflow module) tensors, kept as such (no new copy of the shard per epoch)."""
+    key = (images.shape, hash(np.ascontiguousarray(images).tobytes()), tf is not None)
     cached = getattr(source, "_shard_cache", None)
     if cached is not None and cached[0] == key:
         return cached[1]
@@ -335,6 +336,8 @@ def _shard_inputs(source: StoreMaps, images: np.ndarray) -> tuple[np.ndarray, np
     y = np.asarray(source.labels[images[:, 0]], np.float32)[:, None]
     scales = getattr(source, "image_scale", None)
     s = None if scales is None else np.asarray(scales[images[:, 0], images[:, 1]], np.float32)[:, None]
+    if tf is not None:
+        x, y, s = (None if a is None else tf.convert_to_tensor(a, tf.float32) for a in (x, y, s))
     source._shard_cache = (key, (x, y, s))  # one shard per worker: replaces any previous one
     return x, y, s
 
@@ -347,7 +350,8 @@ def epoch_dataset(x: np.ndarray, y: np.ndarray, batch_size: int, steps: int, *, 
     Parameters
     ----------
     x, y
-        Net inputs (n, y, x, channel) float32 (maps over :data:`INPUT_SCALE_KMS`) and labels (n, 1).
+        Net inputs (n, y, x, channel) float32 (maps over :data:`INPUT_SCALE_KMS`) and labels (n, 1);
+        NumPy arrays or tensors (used as they are, not copied).
     batch_size, steps
         Full batches of ``batch_size``; ``steps`` of them (at most ``n // batch_size``).
     seed, epoch, worker
@@ -372,12 +376,13 @@ def epoch_dataset(x: np.ndarray, y: np.ndarray, batch_size: int, steps: int, *, 
     if order is None:
         order = np.random.default_rng([seed, epoch, worker]).permutation(n)
     order = np.asarray(order[:steps * batch_size], np.int64)
-    x_t, y_t = tf.constant(x, tf.float32), tf.constant(y, tf.float32)
-    s_t = None if scale is None else tf.constant(scale, tf.float32)
+    x_t, y_t = tf.convert_to_tensor(x, tf.float32), tf.convert_to_tensor(y, tf.float32)
+    s_t = None if scale is None else tf.convert_to_tensor(scale, tf.float32)
     sigma = np.float32(noise_kms / INPUT_SCALE_KMS)
     noise_seed = stream.noise_seed(seed, epoch, worker)  # the streaming pipeline's noise, too
     shape = (batch_size,) + tuple(x.shape[1:])
 
+    @tf.autograph.experimental.do_not_convert  # plain TF ops: no AutoGraph parse per epoch
     def gather(step: Any, idx: Any) -> Any:
         xb = tf.gather(x_t, idx)
         if noise_kms > 0:
@@ -407,7 +412,9 @@ def training_dataset(source: StoreMaps, images: np.ndarray, batch_size: int, ste
     """
     check_range("learn", "memory_mb", memory_mb, 0.0, 1.0e7)
     if shard_nbytes(source, images) <= memory_mb * 2**20:
-        x, y, scale = _shard_inputs(source, images)
+        from gcs_hpc.learn import require_tensorflow
+
+        x, y, scale = _shard_inputs(source, images, require_tensorflow())
         order = epoch_order(images, seed=seed, epoch=epoch, worker=worker)
         return epoch_dataset(x, y, batch_size, steps, seed=seed, epoch=epoch, worker=worker,
                              noise_kms=noise_kms, scale=scale, order=order)

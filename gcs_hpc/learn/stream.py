@@ -88,11 +88,18 @@ def epoch_plan(images: np.ndarray, models_per_block: int, *, shuffle: bool = Tru
     models = np.unique(images[:, 0])
     if shuffle:
         models = rng.permutation(models)
+    # Each image's block (its model's position in the model order // models_per_block); a stable sort
+    # groups the images by block, each block's in the order of ``images``.
+    position = np.empty(int(models.max()) + 1 if len(models) else 0, np.int64)
+    position[models] = np.arange(len(models))
+    block_of = position[images[:, 0]] // models_per_block
+    grouped = images[np.argsort(block_of, kind="stable")]
+    n_blocks = -(-len(models) // models_per_block)
+    bounds = np.concatenate([[0], np.cumsum(np.bincount(block_of, minlength=n_blocks))])
     blocks, parts = [], []
-    for i in range(0, len(models), models_per_block):
-        block = np.sort(models[i:i + models_per_block])
-        rows = images[np.isin(images[:, 0], block)]
-        blocks.append(block)
+    for k in range(n_blocks):
+        rows = grouped[bounds[k]:bounds[k + 1]]
+        blocks.append(np.sort(models[k * models_per_block:(k + 1) * models_per_block]))
         parts.append(rows[rng.permutation(len(rows))] if shuffle else rows)
     starts = np.concatenate([[0], np.cumsum([len(p) for p in parts])]).astype(np.int64)
     rows = np.concatenate(parts) if parts else np.empty((0, 2), np.int64)
