@@ -1,29 +1,34 @@
 """Checkpoints of a model's N-body run: a worker killed after a checkpoint costs only the time since it;
 the rerun resumes from the checkpoint's step and lands bit-identical maps (NumPy). Real physics, tiny
-models, a real subprocess killed with SIGKILL."""
+models, a real subprocess killed with SIGKILL.
+
+No timing: the model is held at a checkpoint by the store's pause file (``<store>.pause``) and killed
+there, so it cannot finish before the kill however fast the machine; the test waits for the worker's
+``paused at step N`` line, never for a number of seconds."""
 
 from __future__ import annotations
 
 import logging
-import os
 import pickle
-import signal
+import re
 import subprocess
 import sys
+import threading
 import time
 
 import numpy as np
 import xarray as xr
 
 from gcs_hpc.campaign.run_model import (_checkpoint_step, checkpoint_directory, checkpoint_path,
-                                        model_checkpoints, run_model, timed_run_model)
+                                        model_checkpoints, pause_path, run_model, timed_run_model)
 
 from .helpers import REPO, TEST_BACKEND, make_store, tiny_plan
 
-#: A tiny model run long enough (a few seconds on an idle core, ~10 checkpoint intervals) to be killed
-#: between checkpoints, however fast the machine.
+#: A tiny model with many checkpoint intervals (its length does not matter: it is held at a checkpoint).
 T_END = 20.0
 EVERY_S = 0.3
+#: Upper bound for the worker to reach its first checkpoint (a failure guard; it takes ~1 s when idle).
+WAIT_S = 300
 
 _WORKER = """
 import pickle, sys
@@ -39,28 +44,49 @@ def _maps(store):
     return ds.maps.isel(model=0).values, ds.counts.isel(model=0).values
 
 
+def _wait_for_line(stream, pattern: str, timeout_s: float) -> tuple[re.Match | None, str]:
+    """Read ``stream`` line by line until one matches ``pattern`` (or it ends, or ``timeout_s`` passes);
+    return the match (None if none) and the text read."""
+    lines: list[str] = []
+    found: list[re.Match] = []
+
+    def read() -> None:
+        for line in stream:
+            lines.append(line)
+            match = re.search(pattern, line)
+            if match:
+                found.append(match)
+                return
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    reader.join(timeout_s)
+    return (found[0] if found else None), "".join(lines)
+
+
 def test_killed_model_resumes_from_its_checkpoint_bit_identical(tmp_path, caplog):
     plan = tiny_plan(1, t_end_disk=T_END, t_end_merger=T_END)
     spec = plan.models[0]
     store = make_store(tmp_path / "run.zarr", plan)
     assert checkpoint_directory(store) == tmp_path / "run.zarr.checkpoints"  # beside the store, not inside
+    assert pause_path(store) == tmp_path / "run.zarr.pause"
     job = tmp_path / "job.pkl"
     job.write_bytes(pickle.dumps((str(store), spec, plan.map_spec)))
     code = _WORKER.format(repo=str(REPO), job=str(job), backend=TEST_BACKEND, every=EVERY_S)
-    worker = subprocess.Popen([sys.executable, "-c", code])
+    pause_path(store).touch()  # the model stops at its first checkpoint and waits there
+    worker = subprocess.Popen([sys.executable, "-c", code], stderr=subprocess.PIPE, text=True)
     try:
-        deadline = time.monotonic() + 120
-        while not model_checkpoints(store, 0) and worker.poll() is None and time.monotonic() < deadline:
-            time.sleep(0.02)
-        assert model_checkpoints(store, 0), f"no checkpoint written (worker exit {worker.poll()})"
-        time.sleep(EVERY_S)  # one more checkpoint, usually
-        os.kill(worker.pid, signal.SIGKILL)
+        paused, text = _wait_for_line(worker.stderr, r"paused at step (\d+)", WAIT_S)
+        assert paused, f"the worker never paused (exit {worker.poll()}):\n{text}"
+        worker.kill()  # SIGKILL while it holds the model at its checkpoint
     finally:
         worker.kill()
         worker.wait(timeout=30)
+        worker.stderr.close()
+    pause_path(store).unlink()
     (ckpt,) = model_checkpoints(store, 0)
     step = _checkpoint_step(ckpt)
-    assert step > 0
+    assert step == int(paused.group(1)) > 0
     assert xr.open_zarr(store).status.values[0] == "pending"  # killed before its maps were written
 
     with caplog.at_level(logging.WARNING, logger="gcs_hpc.campaign"):
@@ -68,6 +94,7 @@ def test_killed_model_resumes_from_its_checkpoint_bit_identical(tmp_path, caplog
     assert outcome.status == "done" and outcome.resumed_from_step == step
     assert f"model 0 ({spec.suite}, seed {spec.seed}): resuming from checkpoint" in caplog.text
     assert f"at step {step}" in caplog.text
+    assert "paused" not in caplog.text  # the pause file is gone: the rerun runs through
     assert not list(checkpoint_directory(store).iterdir())  # removed once done
 
     # an uninterrupted run of the same spec (no checkpoints at all): bit-identical maps and counts
@@ -133,3 +160,34 @@ def test_truncated_or_empty_checkpoint_restarts_the_model_from_t0_with_a_warning
     ds, ref = xr.open_zarr(store), xr.open_zarr(reference)
     np.testing.assert_array_equal(ds.maps.values, ref.maps.values)
     np.testing.assert_array_equal(ds.counts.values, ref.counts.values)
+
+
+def test_paused_model_waits_at_a_checkpoint_and_goes_on_to_the_same_maps(tmp_path, caplog):
+    """The store's pause file stops a model right after a checkpoint; removing it lets the model go on to
+    the maps of a run never paused."""
+    plan = tiny_plan(1)
+    spec = plan.models[0]
+    store = make_store(tmp_path / "s.zarr", plan)
+    pause_path(store).touch()
+    outcome: dict[str, str] = {}
+    running = threading.Thread(target=lambda: outcome.update(status=run_model(
+        store, 0, spec, plan.map_spec, TEST_BACKEND, checkpoint_every_s=0.0)), daemon=True)
+    with caplog.at_level(logging.WARNING, logger="gcs_hpc.campaign"):
+        running.start()
+        deadline = time.monotonic() + WAIT_S
+        while "paused at step" not in caplog.text:
+            assert running.is_alive() and time.monotonic() < deadline, (outcome, caplog.text)
+            time.sleep(0.05)
+        step = int(re.search(r"paused at step (\d+)", caplog.text).group(1))
+        assert step > 0 and _checkpoint_step(model_checkpoints(store, 0)[0]) == step  # its state is on disk
+        assert running.is_alive() and xr.open_zarr(store).status.values[0] == "pending"
+        assert str(pause_path(store)) in caplog.text  # the log says how to go on
+        pause_path(store).unlink()
+        running.join(WAIT_S)
+    assert outcome == {"status": "done"}
+    assert f"continuing from step {step}" in caplog.text and caplog.text.count("paused at step") == 1
+    assert not model_checkpoints(store, 0)
+    reference = make_store(tmp_path / "ref.zarr", plan)
+    assert run_model(reference, 0, spec, plan.map_spec, TEST_BACKEND) == "done"
+    for got, want in zip(_maps(store), _maps(reference)):
+        np.testing.assert_array_equal(got, want)
