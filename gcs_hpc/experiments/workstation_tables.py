@@ -138,7 +138,7 @@ def paper_tables(sample: Sample, fit: FitConfig, observation: Any = None, *,
     Keys: ``observation``, ``target``, ``label_range``, ``fit`` (``channels`` per cell), ``views_s``,
     ``wall_s`` and ``splits[split]``: ``n_train_images``, ``n_train_galaxies``, ``n_test_images``,
     ``n_test_galaxies``, ``classic`` ({estimator: metrics}), ``cnn`` ({channels as text: metrics})
-    and ``wall_s``.
+    and ``wall_s``; for the ``model`` split also ``test_models`` (store indices of the held-out galaxies).
     """
     for c in channels:
         check_choice("tables", "channels", c, CHANNELS)
@@ -165,6 +165,8 @@ def paper_tables(sample: Sample, fit: FitConfig, observation: Any = None, *,
             "n_train_images": int(train.sum()), "n_train_galaxies": int(train.any(axis=1).sum()),
             "n_test_images": int(test.sum()), "n_test_galaxies": int(test.any(axis=1).sum()),
             "classic": classic_metrics(views, truth, calib[s], test, label_range, galaxy), "cnn": {}}
+        if s == "model":
+            entry["test_models"] = sample.models[test.any(axis=1)].tolist()
         scale = views.log_scale
         for c in channels:
             t1 = time.perf_counter()

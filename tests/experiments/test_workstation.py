@@ -72,7 +72,7 @@ def test_tables_have_both_splits_channels_and_settings_on_the_curves_held_out_ga
         assert t["target"] == "M_total" and set(t["splits"]) == {"model", "image"}
         by_model, by_image = t["splits"]["model"], t["splits"]["image"]
         # by model: the learning curve's held-out galaxies, every view, none of them trained on
-        assert by_model["n_test_galaxies"] == a["curves"][setting]["n_test_galaxies"]
+        assert by_model["test_models"] == a["curves"][setting]["test_models"]
         assert by_model["n_test_images"] == n_angles * by_model["n_test_galaxies"]
         assert by_model["n_train_galaxies"] + by_model["n_test_galaxies"] == a["n_used"]
         # by image: a fifth of all images; views of one galaxy on both sides
