@@ -9,7 +9,7 @@ as M^(1/3) with noise; the pipeline does not care what the numbers are), then in
    NumPy arrays already in memory, ``from_tensor_slices``/``shuffle``/``batch``/map noise/``prefetch``).
    The store path is measured as a later epoch (shard loaded once, then served from memory: target >= 0.95)
    and including its one-off load (first epoch), and streaming (``memory_mb=0``: blocks of ``--cache-mb``
-   read through the generator: target >= 0.9);
+   read ahead in parallel by tf.data, :mod:`gcs_hpc.learn.stream`: target >= 0.9);
 2. training throughput, images/s, of each net (conv2/conv4, 2 channels) on this machine's CPU: the
    custom-loop train step fed by the zarr pipeline and by in-memory batches (ratio again).
 
@@ -17,7 +17,7 @@ Each figure is the best of ``--repeats`` runs, zarr and memory measured alternat
 shared: timings are noisy).
 
 Usage: ``python benchmarks/learn_pipeline.py [--models 2000] [--angles 100] [--batch-size 32]
-[--cache-mb 16] [--threads 2] [--repeats 3] [--skip-training]``
+[--cache-mb 16] [--threads 2] [--repeats 3] [--skip-training] [--store PATH]``
 """
 
 from __future__ import annotations
@@ -131,6 +131,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--train-steps", type=int, default=150, help="steps timed per training figure")
+    p.add_argument("--store", type=Path, default=None,
+                   help="keep the store here and reuse it when it exists (default: a temporary folder)")
     args = p.parse_args(argv)
 
     import tensorflow as tf
@@ -139,11 +141,17 @@ def main(argv: list[str] | None = None) -> int:
     tf.config.threading.set_inter_op_parallelism_threads(args.threads)
     with tempfile.TemporaryDirectory() as tmp, warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        path = Path(tmp) / "bench.zarr"
+        path = Path(tmp) / "bench.zarr" if args.store is None else args.store
         t0 = time.perf_counter()
-        build_store(path, args.models, args.angles)
-        print(f"store: {args.models} models x {args.angles} angles x 2 x 10 x 10 "
-              f"({args.models * args.angles} images) written in {time.perf_counter() - t0:.1f} s")
+        reused = path.exists()
+        if not reused:
+            build_store(path, args.models, args.angles)
+        sizes = data.open_store(path).sizes
+        print(f"store: {sizes['model']} models x {sizes['angle']} angles x 2 x 10 x 10 "
+              f"({sizes['model'] * sizes['angle']} images) "
+              + (f"reused from {path}" if reused else f"written in {time.perf_counter() - t0:.1f} s"))
+        load = os.getloadavg()
+        print(f"load average {load[0]:.1f} {load[1]:.1f} {load[2]:.1f} on {os.cpu_count()} CPUs")
         images = data.make_split(data.open_store(path), "model").train
         zarr_src, mem_src = data.StoreMaps(path, 2), data.MemoryMaps(path, 2)
         steps = len(images) // args.batch_size
@@ -168,6 +176,8 @@ def main(argv: list[str] | None = None) -> int:
                                     (f"store streamed, blocks of {args.cache_mb:g} MB", streamed,
                                      "  (target >= 0.9)")):
             print(f"{name:<52}{max(rates):10.0f}{max(rates) / base:9.2f}{target}")
+        load = os.getloadavg()
+        print(f"load average {load[0]:.1f} {load[1]:.1f} {load[2]:.1f}")
         if args.skip_training:
             return 0
         models = np.arange(min(13, args.models))

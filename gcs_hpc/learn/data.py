@@ -212,7 +212,13 @@ class StoreMaps:
     def read_models(self, models: Sequence[int]) -> np.ndarray:
         """Maps of ``models`` (sorted indices), shape (k, angle, channel, y, x) float32 in km/s."""
         models = np.asarray(models, dtype=np.int64)
-        block = self.ds["maps"].isel(model=models, channel=self._channel_index).values
+        if getattr(self, "_chunks", None) is None:  # whole-model chunk files, no zarr event loop per chunk
+            from gcs_hpc.store.chunks import ChunkReader
+
+            self._chunks = ChunkReader(self.path, "maps")
+        block = self._chunks.read(models)
+        if self._channel_index != list(range(block.shape[2])):
+            block = block[:, :, self._channel_index]
         block = np.asarray(block, dtype=np.float32)
         if not np.isfinite(block).all():
             bad = models[~np.isfinite(block).reshape(len(models), -1).all(axis=1)]
