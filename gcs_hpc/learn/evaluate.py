@@ -344,8 +344,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     keys = ("accuracy", "mae", "rmse", "bias_dex", "scatter_dex", "n_models", "n_images")
     print(json.dumps({k: m[k] for k in keys}))
     cal = m["calibration"]
-    print(f"calibration: 68% interval covers {cal['coverage_68']:.3f}, 95% covers {cal['coverage_95']:.3f} "
-          f"({cal['n_members']} member(s)); out of distribution: {m['ood']['fraction_flagged']:.3f}")
+    ood = f"out of distribution: {m['ood']['fraction_flagged']:.3f}"
+    if cal["median_width_95_dex"] == 0.0:  # one point net: its intervals have no width, coverage means nothing
+        print("calibration: none (a single point net gives no intervals: train with --head gaussian, or an "
+              f"ensemble with python -m gcs_hpc.learn.ensemble); {ood}")
+    else:
+        print(f"calibration: 68% interval covers {cal['coverage_68']:.3f}, 95% covers {cal['coverage_95']:.3f} "
+              f"({cal['n_members']} member(s)); {ood}")
     print(f"metrics: {Path(args.out) / METRICS_FILE}; plots: {', '.join(m['plots'].values())}")
     return 0
 
