@@ -36,7 +36,8 @@ import numpy as np  # noqa: E402
 
 from gcs_hpc.galaxy import build_model, disk_size_kpc  # noqa: E402
 from gcs_hpc.maps import model_products  # noqa: E402
-from gcs_hpc.nbody import BlockSteps, evolve  # noqa: E402
+from gcs_hpc.nbody import BlockSteps, evolve, get_backend, timestep  # noqa: E402
+from gcs_hpc.nbody.blocksteps import particle_timesteps, step_bins  # noqa: E402
 from gcs_hpc.particles import GC, Particles  # noqa: E402
 from gcs_hpc.specs import PRESETS, GalaxySpec, MapSpec, MergerSpec, ModelSpec  # noqa: E402
 from gcs_hpc.units import kpc_to_sim  # noqa: E402
@@ -67,6 +68,20 @@ def rms(a: np.ndarray) -> float:
     return float(np.sqrt(np.mean(a * a)))
 
 
+def bin_occupancy(p: Particles, eps: float, block: BlockSteps) -> tuple[dict[float, float], float]:
+    """At t = 0: share of particles per step (in global steps) and the force-evaluation ratio it allows
+    (N over the sum of each particle's evaluations per global step), an upper bound while the model keeps
+    its initial time scales."""
+    massive = p.mass > 0
+    acc, _ = get_backend("tree", threads=1).accelerations(p.pos, p.pos[massive], p.mass[massive], eps)
+    dt_global = timestep(acc, p.vel, eps)
+    h = dt_global * 2.0**block.coarse_levels
+    dt = particle_timesteps(np, acc, p.vel, eps, block.eta, block.velocity_courant)
+    steps = h / 2.0 ** step_bins(np, dt, h, block.coarse_levels + block.fine_levels) / dt_global
+    values, counts = np.unique(steps, return_counts=True)
+    return dict(zip(values.tolist(), (counts / len(p)).tolist())), float(len(p) / np.sum(1.0 / steps))
+
+
 def main() -> None:
     preset = PRESETS[OPTS.preset]
     spec = ModelSpec(kind="merger", galaxy=GalaxySpec(), preset=preset, seed=OPTS.seed, merger=MergerSpec())
@@ -81,6 +96,11 @@ def main() -> None:
         "block, global criterion (C_v 3)": {"time_steps": BlockSteps(velocity_courant=3.0),
                                            "diagnostics_every": 1},
     }
+    for label, options in runs.items():
+        if "time_steps" in options:
+            shares, bound = bin_occupancy(particles, eps, options["time_steps"])
+            text = ", ".join(f"{step:g}: {share:.0%}" for step, share in shares.items())
+            print(f"  {label} at t = 0: steps (global steps) {text}; force ratio at most {bound:.2f}")
     rows, maps = {}, {}
     for label, options in runs.items():
         result = evolve(particles, t_end=OPTS.t_end, softening=eps, backend="tree",

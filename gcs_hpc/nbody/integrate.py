@@ -13,7 +13,8 @@ gives ~0.02 time units, ~15 steps per orbit at the softening radius of the bulge
 shortened so that every output time and ``t_end`` fall exactly on a step: each interval between outputs
 is cut into equal steps no longer than ``dt``. A fixed step keeps the scheme symplectic and time-reversible
 (second order; the energy error falls ~4x
-when dt halves, tests/nbody/test_integrate.py).
+when dt halves, tests/nbody/test_integrate.py). Individual power-of-two steps are an opt-in alternative
+(:mod:`gcs_hpc.nbody.blocksteps`, which overrides :meth:`LeapfrogRun._advance`).
 
 Diagnostics (energy, momentum, angular momentum, centre of mass, shrinking-sphere density centre of the
 stars, per galaxy for mergers) are recorded every ``diagnostics_every`` steps and at every output time;
@@ -60,7 +61,9 @@ class RunResult:
         One dict per diagnostics step (see :func:`gcs_hpc.nbody.diagnostics.diagnostics_record`).
     stats
         backend, n, n_massive, steps, dt, wall_s, max_rel_energy_error, final_centre (stellar density
-        centre, simulation units), kernel, softening.
+        centre, simulation units), kernel, softening, time_steps (``global`` or ``block``),
+        particle_forces (force evaluations on single particles after t = 0: N per step for the global
+        step, the active particles' sum for block steps, :mod:`gcs_hpc.nbody.blocksteps`).
     """
 
     particles: Particles

@@ -19,6 +19,7 @@ import pytest
 from gcs_hpc.errors import CheckpointMismatchError, ConfigError
 from gcs_hpc.galaxy import build_model
 from gcs_hpc.nbody import BlockSteps, evolve
+from gcs_hpc.nbody.simulate import simulate
 from gcs_hpc.specs import PRESETS, GalaxySpec, ModelSpec
 from gcs_hpc.units import kpc_to_sim
 
@@ -96,6 +97,14 @@ def test_restart_is_bit_identical_and_global_checkpoints_are_refused(tmp_path):
     evolve(sphere, checkpoint_path=path, stop_after_steps=4, **{**kwargs, "time_steps": None})
     with pytest.raises(CheckpointMismatchError, match="belongs to another run"):
         evolve(sphere, checkpoint_path=path, **kwargs)
+
+
+def test_simulate_passes_block_steps_through():
+    spec = ModelSpec(kind="disk", galaxy=GalaxySpec(), preset=PRESETS["tiny"], seed=4)
+    result = simulate(spec, "tree", t_end=0.2, time_steps=BlockSteps(coarse_levels=2))
+    assert result.stats["time_steps"] == "block" and result.stats["complete"]
+    s = result.stats  # at most one evaluation per particle per finest step (2**(2 + 1) per outer step)
+    assert s["n"] * s["steps"] <= s["particle_forces"] <= s["n"] * 2 ** (2 + 1) * s["steps"]
 
 
 def test_block_steps_spec_is_validated_hashable_and_pickles():
