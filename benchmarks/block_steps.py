@@ -13,6 +13,19 @@ global run's GCs; about 1 or below: within sampling noise). Ratios are against t
 same invocation. Target (issue 17): >= 2x fewer force evaluations at the quick preset, max |dE/E| no
 worse, same merge time, maps within sampling noise.
 
+Measured 2026-12-02 on the shared 2-core machine (load ~15, wall times only indicative), seed 1, t = 20:
+
+- quick (N = 21760): global 2.165e7 particle-forces, 724 s, max |dE/E| 7.1e-4, merge at t = 10.29;
+  default BlockSteps 2.047e7 (1.06x fewer), 498 s, 1.09e-3, 9.52, maps/noise 1.25; per-particle global
+  criterion (C_v 3) 1.383e7 (1.57x fewer), 375 s, 7.45e-3, 10.48, maps/noise 1.10. At t = 0 the bins
+  allow at most 1.27x (default) and 1.71x (C_v 3) fewer evaluations.
+- tiny (N = 4570): global 2.216e6, 50 s, 3.38e-3, 11.22; default 2.081e6 (1.07x), 69 s, 4.46e-3, 10.32,
+  1.11; C_v 3 1.49e6 (1.49x), 49 s, 1.28e-2, 11.61, 1.20.
+
+The 2x target is not reached: the per-particle criterion spans only a factor ~8 in these softened models
+(at t = 0, 34 % of the particles need the global step), and the particles it lets take longer steps then
+dominate the energy error.
+
 Run: ``python benchmarks/block_steps.py [--preset tiny|quick] [--t-end 20] [--seed 1]``.
 """
 

@@ -27,6 +27,11 @@ to fit the output times, as the global step is), and the finest bin is ``2^-fine
 global step, so particles that need more than the global step (pericentre passages of a merger) get it.
 A step with active particles costs one tree build over all sources plus a walk for the active targets:
 ``stats["particle_forces"]`` counts the targets (the global scheme's count is N per step).
+
+Measured (benchmarks/block_steps.py, quick merger to t = 20): with the defaults 1.06x fewer
+particle-force evaluations than the global step and max |dE/E| 1.09e-3 against 7.1e-4; with the global
+criterion per particle (``velocity_courant=3``) 1.57x fewer and 7.5e-3. Opt-in only: the campaign keeps
+the global step.
 """
 
 from __future__ import annotations
