@@ -50,6 +50,8 @@ class RunState:
     snapshot_times: list[float] = field(default_factory=list)
     snapshot_pos: list[np.ndarray] = field(default_factory=list)
     snapshot_vel: list[np.ndarray] = field(default_factory=list)
+    #: Force evaluations on single particles so far (None: read from a checkpoint that did not count).
+    particle_forces: int | None = None
 
 
 def fingerprint(pos: np.ndarray, vel: np.ndarray, mass: np.ndarray, component: np.ndarray,
@@ -72,6 +74,7 @@ def write_checkpoint(path: str | Path, state: RunState, run_fingerprint: str) ->
         "segment": state.segment, "step_in_segment": state.step_in_segment, "t": state.t,
         "energy_0": state.energy_0, "max_rel_energy_error": state.max_rel_energy_error,
         "wall_s": state.wall_s, "diagnostics": state.diagnostics, "snapshot_times": state.snapshot_times,
+        "particle_forces": state.particle_forces,
     }
     n_snap = len(state.snapshot_times)
     shape = state.pos.shape
@@ -117,4 +120,5 @@ def read_checkpoint(path: str | Path, run_fingerprint: str) -> RunState:
         wall_s=float(meta["wall_s"]), diagnostics=list(meta["diagnostics"]),
         snapshot_times=[float(t) for t in meta["snapshot_times"]],
         snapshot_pos=list(arrays["snapshot_pos"]), snapshot_vel=list(arrays["snapshot_vel"]),
+        particle_forces=meta.get("particle_forces"),
     )

@@ -13,7 +13,8 @@ gives ~0.02 time units, ~15 steps per orbit at the softening radius of the bulge
 shortened so that every output time and ``t_end`` fall exactly on a step: each interval between outputs
 is cut into equal steps no longer than ``dt``. A fixed step keeps the scheme symplectic and time-reversible
 (second order; the energy error falls ~4x
-when dt halves, tests/nbody/test_integrate.py).
+when dt halves, tests/nbody/test_integrate.py). Individual power-of-two steps are an opt-in alternative
+(:mod:`gcs_hpc.nbody.blocksteps`, which overrides :meth:`LeapfrogRun._advance`).
 
 Diagnostics (energy, momentum, angular momentum, centre of mass, shrinking-sphere density centre of the
 stars, per galaxy for mergers) are recorded every ``diagnostics_every`` steps and at every output time;
@@ -60,7 +61,9 @@ class RunResult:
         One dict per diagnostics step (see :func:`gcs_hpc.nbody.diagnostics.diagnostics_record`).
     stats
         backend, n, n_massive, steps, dt, wall_s, max_rel_energy_error, final_centre (stellar density
-        centre, simulation units), kernel, softening.
+        centre, simulation units), kernel, softening, time_steps (``global`` or ``block``),
+        particle_forces (force evaluations on single particles after t = 0: N per step for the global
+        step, the active particles' sum for block steps, :mod:`gcs_hpc.nbody.blocksteps`).
     """
 
     particles: Particles
@@ -112,6 +115,12 @@ class _Forces:
             acc[self.tracers] = field_.at(pos[self.tracers])[0]
         return acc, phi_m
 
+    def at(self, pos: Any, targets: Any) -> Any:
+        """Accelerations of the particles ``targets`` (indices) only, in the field of all massive
+        particles at ``pos`` (a partial evaluation, for individual time steps)."""
+        field_ = self.backend.prepare(pos[self.massive], self.source_mass, self.softening)
+        return field_.at(pos[targets])[0]
+
 
 class LeapfrogRun:
     """One leapfrog run: state, schedule, diagnostics, checkpoints (use :func:`gcs_hpc.nbody.evolve`)."""
@@ -136,10 +145,12 @@ class LeapfrogRun:
         vel0 = xp.array(particles.vel, dtype=xp.float64, copy=True)
         acc0, phi0 = self.forces(pos0, potential=True)
         self._check_finite(acc0, pos0, vel0, 0, 0.0)
-        self.dt = float(dt) if dt is not None else timestep(acc0, vel0, softening, timestep_eta)
+        self.timestep_eta = timestep_eta
+        dt_criterion = timestep(acc0, vel0, softening, timestep_eta) if dt is None else float(dt)
+        self.dt = self._base_step(dt_criterion)
         self.schedule = segment_schedule(t_end, output_times, self.dt)
         settings = {"t_end": t_end, "softening": softening, "dt": self.dt, "output_times": output_times,
-                    "backend": backend.name, "diagnostics_every": diagnostics_every}
+                    "backend": backend.name, "diagnostics_every": diagnostics_every, **self._settings()}
         columns = (particles.pos, particles.vel, particles.mass, particles.component, particles.galaxy)
         self.fingerprint = ckpt.fingerprint(*(to_numpy(a) for a in columns), settings)
         if self.checkpoint_path is not None and self.checkpoint_path.exists():
@@ -149,10 +160,35 @@ class LeapfrogRun:
         else:
             self.pos, self.vel, self.acc = pos0, vel0, acc0
             self.state = ckpt.RunState(pos=None, vel=None, acc=None, step=0, segment=0, step_in_segment=0,
-                                       t=0.0, energy_0=None, max_rel_energy_error=0.0, wall_s=0.0)
+                                       t=0.0, energy_0=None, max_rel_energy_error=0.0, wall_s=0.0,
+                                       particle_forces=0)
             self._record(phi0)
             if 0.0 in output_times:
                 self._snapshot(0.0)
+        if self.state.particle_forces is None:  # a checkpoint written before the count was kept
+            self.state.particle_forces = self.state.step * len(self.mass)
+
+    # -- what an individual-step run overrides -----------------------------------------------------
+    #: Name of the time-step scheme (``stats["time_steps"]``).
+    time_steps = "global"
+
+    def _base_step(self, dt: float) -> float:
+        """The step of the outer loop from the criterion's (or the caller's) step ``dt``."""
+        return dt
+
+    def _settings(self) -> dict[str, Any]:
+        """Settings beyond the common ones that define the trajectory (part of the fingerprint)."""
+        return {}
+
+    def _advance(self, h: float, want_potential: bool) -> Any:
+        """One kick-drift-kick step of length ``h`` for all particles; returns the potential at the
+        massive particles when ``want_potential`` (else None)."""
+        self.vel += (0.5 * h) * self.acc
+        self.pos += h * self.vel
+        self.acc, phi = self.forces(self.pos, potential=want_potential)
+        self.vel += (0.5 * h) * self.acc
+        self.state.particle_forces += len(self.mass)
+        return phi
 
     # -- bookkeeping -------------------------------------------------------------------------------
     def _fail(self, what: str, step: int, t: float) -> None:
@@ -215,10 +251,7 @@ class LeapfrogRun:
                     return self._result(wall_before + time.perf_counter() - start, complete=False)
                 last = s.step_in_segment + 1 == n_steps
                 want_potential = last or (s.step + 1) % self.diagnostics_every == 0
-                self.vel += (0.5 * h) * self.acc
-                self.pos += h * self.vel
-                self.acc, phi = self.forces(self.pos, potential=want_potential)
-                self.vel += (0.5 * h) * self.acc
+                phi = self._advance(h, want_potential)
                 s.step += 1
                 s.step_in_segment += 1
                 s.t = t1 if last else t0 + s.step_in_segment * h
@@ -253,7 +286,7 @@ class LeapfrogRun:
             "n_massive": int(self.xp.count_nonzero(self.forces.massive)), "steps": int(s.step), "dt": self.dt,
             "t": float(s.t), "softening": self.softening, "wall_s": float(wall_s),
             "max_rel_energy_error": float(s.max_rel_energy_error), "final_centre": final_centre,
-            "complete": complete,
+            "complete": complete, "time_steps": self.time_steps, "particle_forces": int(s.particle_forces),
         }
         return RunResult(particles=self._particles(to_numpy(self.pos).copy(), to_numpy(self.vel).copy()),
                          snapshots=snapshots, diagnostics=list(s.diagnostics), stats=stats)

@@ -10,6 +10,7 @@ import numpy as np
 
 from gcs_hpc.config import check_range
 from gcs_hpc.errors import ConfigError
+from gcs_hpc.nbody.blocksteps import BlockLeapfrogRun, BlockSteps
 from gcs_hpc.nbody.gravity import get_backend, resolve_backend_name
 from gcs_hpc.nbody.integrate import TIMESTEP_ETA, LeapfrogRun, RunResult
 from gcs_hpc.particles import Particles
@@ -22,7 +23,8 @@ def evolve(particles: Particles, *, t_end: float, softening: float, backend: str
            checkpoint_path: str | Path | None = None, checkpoint_every_s: float | None = None,
            dt: float | None = None, timestep_eta: float = TIMESTEP_ETA,
            backend_options: dict[str, Any] | None = None, stop_after_steps: int | None = None,
-           on_checkpoint: Callable[[int, float], None] | None = None) -> RunResult:
+           on_checkpoint: Callable[[int, float], None] | None = None,
+           time_steps: BlockSteps | None = None) -> RunResult:
     """Evolve ``particles`` from t = 0 to ``t_end`` with the kick-drift-kick leapfrog.
 
     Parameters
@@ -63,6 +65,11 @@ def evolve(particles: Particles, *, t_end: float, softening: float, backend: str
         been written, in the integration loop: the run's state is safe on disk while it runs, so it may
         report progress, wait (the campaign pauses a model there, :mod:`gcs_hpc.campaign.run_model`) or
         raise to stop the run. The time it takes is not counted towards the next checkpoint interval.
+    time_steps
+        None: one step for all particles (the default). A :class:`gcs_hpc.nbody.blocksteps.BlockSteps`:
+        individual power-of-two steps around the global step of ``dt`` / ``timestep_eta``; the steps of
+        the outer loop (``stats["steps"]``, ``diagnostics_every``, ``stop_after_steps``) are then its
+        outer steps of ``2**coarse_levels`` global steps.
 
     Raises
     ------
@@ -76,6 +83,9 @@ def evolve(particles: Particles, *, t_end: float, softening: float, backend: str
     check_range("nbody", "energy_tolerance", float(energy_tolerance), 0.0, None, low_open=True)
     check_range("nbody", "diagnostics_every", diagnostics_every, 1, None)
     check_range("nbody", "timestep_eta", float(timestep_eta), 0.0, 10.0, low_open=True)
+    if time_steps is not None and not isinstance(time_steps, BlockSteps):
+        raise ConfigError(f"nbody: time_steps = {time_steps!r}; allowed: None (one global step) or a "
+                          "gcs_hpc.nbody.blocksteps.BlockSteps")
     if dt is not None:
         check_range("nbody", "dt", float(dt), 0.0, float(t_end), low_open=True)
     if checkpoint_every_s is not None:
@@ -87,12 +97,13 @@ def evolve(particles: Particles, *, t_end: float, softening: float, backend: str
         raise ConfigError("nbody: particles must contain at least one massive particle (mass > 0)")
 
     name = resolve_backend_name(backend, len(particles), xp)
-    run = LeapfrogRun(particles, t_end=float(t_end), softening=float(softening),
-                      backend=get_backend(name, xp, **(backend_options or {})), xp=xp,
-                      energy_tolerance=float(energy_tolerance), model_name=model_name,
-                      output_times=output_times, diagnostics_every=int(diagnostics_every), dt=dt,
-                      timestep_eta=float(timestep_eta), checkpoint_path=checkpoint_path,
-                      checkpoint_every_s=checkpoint_every_s, on_checkpoint=on_checkpoint)
+    run_class, extra = (LeapfrogRun, {}) if time_steps is None else (BlockLeapfrogRun, {"block": time_steps})
+    run = run_class(particles, t_end=float(t_end), softening=float(softening),
+                    backend=get_backend(name, xp, **(backend_options or {})), xp=xp,
+                    energy_tolerance=float(energy_tolerance), model_name=model_name,
+                    output_times=output_times, diagnostics_every=int(diagnostics_every), dt=dt,
+                    timestep_eta=float(timestep_eta), checkpoint_path=checkpoint_path,
+                    checkpoint_every_s=checkpoint_every_s, on_checkpoint=on_checkpoint, **extra)
     return run.run(stop_after_steps=stop_after_steps)
 
 
