@@ -51,18 +51,10 @@ from gcs_hpc.galaxy import build_model, disk_size_kpc  # noqa: E402
 from gcs_hpc.maps import model_products  # noqa: E402
 from gcs_hpc.nbody import BlockSteps, evolve, get_backend, timestep  # noqa: E402
 from gcs_hpc.nbody.blocksteps import particle_timesteps, step_bins  # noqa: E402
+from gcs_hpc.nbody.diagnostics import first_meeting  # noqa: E402
 from gcs_hpc.particles import GC, Particles  # noqa: E402
 from gcs_hpc.specs import PRESETS, GalaxySpec, MapSpec, MergerSpec, ModelSpec  # noqa: E402
 from gcs_hpc.units import kpc_to_sim  # noqa: E402
-
-
-def first_meeting(result, softening: float) -> float | None:
-    """First diagnostics time at which the two galaxies' stellar centres are within 2 softening lengths."""
-    for d in result.diagnostics:
-        gap = float(np.linalg.norm(np.subtract(d["galaxy_centres"]["0"], d["galaxy_centres"]["1"])))
-        if gap < 2.0 * softening:
-            return d["t"]
-    return None
 
 
 def resample_gcs(p: Particles, rng: np.random.Generator) -> Particles:
@@ -119,7 +111,7 @@ def main() -> None:
         result = evolve(particles, t_end=OPTS.t_end, softening=eps, backend="tree",
                         backend_options={"threads": 1}, energy_tolerance=1.0, model_name=label, **options)
         s = result.stats
-        rows[label] = s | {"met": first_meeting(result, eps)}
+        rows[label] = s | {"met": first_meeting(result.diagnostics, 2.0 * eps)}
         maps[label] = maps_of(result.particles, r_d)
         if label == "global":
             rng = np.random.default_rng(0)

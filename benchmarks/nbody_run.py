@@ -38,7 +38,7 @@ import numpy as np  # noqa: E402
 
 from gcs_hpc.galaxy import build_model  # noqa: E402
 from gcs_hpc.nbody import evolve, get_backend  # noqa: E402
-from gcs_hpc.nbody.diagnostics import stellar_centres  # noqa: E402
+from gcs_hpc.nbody.diagnostics import first_meeting, stellar_centres  # noqa: E402
 from gcs_hpc.specs import PRESETS, GalaxySpec, MergerSpec, ModelSpec  # noqa: E402
 from gcs_hpc.units import kpc_to_sim  # noqa: E402
 
@@ -53,22 +53,13 @@ def best_time(fn, repeat: int = 3) -> float:
     return min(times)
 
 
-def first_meeting(result, softening: float) -> float | None:
-    """First diagnostics time at which the two galaxies' stellar centres are within 2 softening lengths."""
-    for d in result.diagnostics:
-        gap = float(np.linalg.norm(np.subtract(d["galaxy_centres"]["0"], d["galaxy_centres"]["1"])))
-        if gap < 2.0 * softening:
-            return d["t"]
-    return None
-
-
 def run(particles, t_end: float, eps: float, options: dict, label: str) -> dict:
     cpu0 = time.process_time()
     result = evolve(particles, t_end=t_end, softening=eps, backend=OPTS.backend, model_name="bench-merger",
                     backend_options=options or None)
     cpu = time.process_time() - cpu0
     s = result.stats
-    met = first_meeting(result, eps)
+    met = first_meeting(result.diagnostics, 2.0 * eps)
     print(f"[{label}] backend {s['backend']} options {json.dumps(options)}")
     print(f"  evolve to t = {t_end:<6g}   {s['wall_s']:8.2f} s   ({s['steps']} steps, dt = {s['dt']:.4f}, "
           f"{s['wall_s'] / s['steps'] * 1e3:.1f} ms/step)")

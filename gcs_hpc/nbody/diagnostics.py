@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
+
 from gcs_hpc.centre import shrinking_sphere_centre
 from gcs_hpc.nbody.kernels import self_potential
 from gcs_hpc.particles import BULGE, DISK
@@ -77,3 +79,15 @@ def diagnostics_record(xp: Any, step: int, t: float, pos: Any, vel: Any, mass: A
         "density_centre": centre,
         "galaxy_centres": per_galaxy,
     }
+
+
+def first_meeting(diagnostics: list[dict], distance: float) -> float | None:
+    """First diagnostics time at which the two galaxies' stellar centres are closer than ``distance``
+    (``None``: never, or not a merger). Sampled every ``diagnostics_every`` steps, so it is a merge time to
+    within that interval."""
+    for d in diagnostics:
+        centres = d.get("galaxy_centres", {})
+        if "0" in centres and "1" in centres:
+            if np.linalg.norm(np.subtract(centres["0"], centres["1"])) < distance:
+                return float(d["t"])
+    return None
