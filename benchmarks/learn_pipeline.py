@@ -60,7 +60,8 @@ def build_store(path: Path, n_models: int, n_angles: int, seed: int = 0) -> None
 def ideal_dataset(tf, x: np.ndarray, y: np.ndarray, batch: int, steps: int, epoch: int) -> object:
     """The baseline: arrays already in memory, from_tensor_slices/shuffle/batch/noise map/prefetch."""
     sigma = np.float32(5.0 / data.INPUT_SCALE_KMS)
-    ds = tf.data.Dataset.from_tensor_slices((x, y)).shuffle(len(y), seed=epoch, reshuffle_each_iteration=False)
+    ds = tf.data.Dataset.from_tensor_slices((x, y))
+    ds = ds.shuffle(len(y), seed=epoch, reshuffle_each_iteration=False)
     ds = ds.batch(batch, drop_remainder=True).take(steps)
     ds = ds.map(lambda xb, yb: (xb + sigma * tf.random.normal(tf.shape(xb), seed=epoch), yb),
                 num_parallel_calls=tf.data.AUTOTUNE)

@@ -17,13 +17,14 @@ Only models with ``status == "done"`` are used. Images are (model, angle) pairs.
 
 A worker's shard that fits ``memory_mb`` is read once and served from memory (:func:`epoch_dataset`).
 A larger one streams (:mod:`gcs_hpc.learn.stream`): the epoch is planned in blocks of whole models
-(``cache_mb`` of maps, one zarr read each; models shuffled, then the images of each block), the blocks are
+(``cache_mb`` of maps, one read each; models shuffled, then the images of each block), the blocks are
 read ahead in parallel by ``tf.data`` and picked, scaled and batched by TF ops. :func:`iterate_batches`
-is the same plan in NumPy (the reference the tests compare with; evaluation reads blocks the same way).
-Inputs are the maps in km/s divided by the simulation velocity unit (:data:`gcs_hpc.units.VELOCITY_KMS`, so 5 km/s
-is ~0.04, as in the paper), channels last; labels are :func:`gcs_hpc.store.mass_to_label` of ``M_total``
-(the 0..10 scale whose bounds the store's attributes hold). Noise augmentation adds Gaussian noise of
-``noise_kms`` km/s to every pixel at training time.
+is the same plan in NumPy (the reference the tests compare with). Maps are read a whole model chunk at a
+time (:class:`gcs_hpc.store.chunks.ChunkReader`). Inputs are the maps in km/s divided by the simulation
+velocity unit (:data:`gcs_hpc.units.VELOCITY_KMS`, so 5 km/s is ~0.04, as in the paper), channels last;
+labels are :func:`gcs_hpc.store.mass_to_label` of ``M_total`` (the 0..10 scale whose bounds the store's
+attributes hold). Noise augmentation adds Gaussian noise of ``noise_kms`` km/s to every pixel at training
+time.
 """
 
 from __future__ import annotations

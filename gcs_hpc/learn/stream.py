@@ -8,11 +8,12 @@ this is the order of the in-memory pipeline (:func:`gcs_hpc.learn.data.epoch_ord
 
 :func:`streaming_dataset` serves that plan with ``tf.data``: ``Dataset.range`` over the blocks, mapped
 with ``num_parallel_calls`` and ``deterministic=True`` to a read of the block's models
-(``tf.numpy_function`` around ``source.read_models``: zarr reads the block's chunks concurrently); the
-block's images are picked, put channels last and scaled by TF ops, outside the GIL; ``rebatch`` cuts
-batches across blocks; labels, scale inputs and the per-batch noise (the stateless, seeded noise of the
-in-memory path) are joined by step. So while TF works on one block, the next ones are being read, and
-the same seed, epoch and worker give the same batches bit for bit, whatever the thread timing.
+(``tf.numpy_function`` around ``source.read_models``: a file read and a zstd decode per model,
+:mod:`gcs_hpc.store.chunks`); the block's images are picked, put channels last and scaled by TF ops,
+outside the GIL; ``rebatch`` cuts batches across blocks; labels, scale inputs and the per-batch noise
+(the stateless, seeded noise of the in-memory path) are joined by step. So while TF works on one block,
+the next ones are being read, and the same seed, epoch and worker give the same batches bit for bit,
+whatever the thread timing.
 ``tf.data.Dataset.from_generator``, used before, ran the whole pipeline in one Python generator under
 the GIL (tensorflow#56258).
 """

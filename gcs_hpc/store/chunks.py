@@ -61,7 +61,8 @@ class ChunkReader:
         codecs = tuple(arr.metadata.codecs) if hasattr(arr.metadata, "codecs") else ()
         plain = (isinstance(arr.store, LocalStore) and arr.shards is None
                  and tuple(arr.chunks) == (1,) + self.model_shape
-                 and len(codecs) == 2 and isinstance(codecs[0], BytesCodec) and isinstance(codecs[1], ZstdCodec)
+                 and len(codecs) == 2 and isinstance(codecs[0], BytesCodec)
+                 and isinstance(codecs[1], ZstdCodec)
                  and (codecs[0].endian is None or codecs[0].endian.value == "little")
                  and sys.byteorder == "little" and self.dtype.kind in "fiu")
         return Path(arr.store.root) / arr.path if plain else None
@@ -82,5 +83,6 @@ class ChunkReader:
             except FileNotFoundError:
                 out[i] = self.array.fill_value
                 continue
-            out[i] = np.frombuffer(self._zstd.decode(raw), self.dtype.newbyteorder("<")).reshape(self.model_shape)
+            decoded = np.frombuffer(self._zstd.decode(raw), self.dtype.newbyteorder("<"))
+            out[i] = decoded.reshape(self.model_shape)
         return out
