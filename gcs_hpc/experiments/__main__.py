@@ -26,7 +26,7 @@ from gcs_hpc.errors import GcsError
 from gcs_hpc.experiments.spec import SCALES
 from gcs_hpc.fileperm import DEFAULT_UMASK, add_umask_option, umask
 
-EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
+EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -92,6 +92,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except GcsError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT if "config" in type(exc).__name__.lower() else EXIT_FAILED
+    except KeyboardInterrupt:  # Ctrl-C: the stores keep every model done; nothing to clean up
+        print("interrupted: every model done so far is in its store; rerun the same command to resume",
+              file=sys.stderr)
+        return EXIT_INTERRUPTED
 
 
 def _dispatch(args: argparse.Namespace) -> int:
