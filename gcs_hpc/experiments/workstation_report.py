@@ -73,7 +73,7 @@ def campaign_timing(path: Path) -> dict[str, Any] | None:
 
 def compute_lines(a: dict[str, Any], runs: Path) -> list[str]:
     """What ran where, and for how long: machine and load, campaign core-hours, analysis wall time."""
-    from gcs_hpc.experiments.workstation import store_of
+    from gcs_hpc.experiments.workstation import SESSIONS_FILE, store_of, workstation_dir
 
     lines = [f"- Machine: {a['machine']}; load average (1/5/15 min) {_load(a.get('load_start'))} when the "
              f"analysis started, {_load(a.get('load_end'))} when it ended, {_load(list(os.getloadavg()))} "
@@ -83,16 +83,19 @@ def compute_lines(a: dict[str, Any], runs: Path) -> list[str]:
         t = campaign_timing(path)
         if t is None:
             if preset == "tiny":
-                lines.append(f"- Campaign ({preset} preset): no timing file `{path.name}` yet (it is "
-                             "written when a campaign session ends; this campaign had not ended when the "
-                             "report was written).")
+                lines.append(f"- Campaign ({preset} preset): no timing file `{path.name}` (per-model times "
+                             "are written when a campaign session finishes; an interrupted session records "
+                             "only its span, below).")
             continue
         kinds = ", ".join(f"{k} {v:.0f} s" for k, v in t["mean_s"].items())
         lines.append(f"- Campaign ({preset} preset, `{path.name}`): {t['n_done']} models done, "
                      f"{t['n_failed']} failed in {t['sessions']} session(s), {t['wall_h']:.2f} h wall on "
                      f"{'/'.join(map(str, t['workers']))} workers, **{t['core_h']:.1f} core-hours** (sum of "
                      f"per-model wall times; mean per model: {kinds}).")
-    for s in a.get("campaign_sessions", []):
+    sessions_file = workstation_dir(runs) / SESSIONS_FILE  # read now: sessions may end after the analysis
+    sessions = (json.loads(sessions_file.read_text()) if sessions_file.is_file()
+                else a.get("campaign_sessions", []))
+    for s in sessions:
         hours = (s["end_utc"] - s["start_utc"]) / 3600
         lines.append(f"- Campaign session ({s['preset']} preset, {s.get('workers', '?')} workers): "
                      f"{_utc(s['start_utc'])} to {_utc(s['end_utc'])}, {s['done_end'] - s['done_start']} "
