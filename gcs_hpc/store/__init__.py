@@ -18,8 +18,8 @@ like any string array. :func:`model_status` returns a plain ``<U`` array.
 
 from __future__ import annotations
 
-from gcs_hpc.store.cube import (create_store, mark_failed, model_status, pending_indices, read_map_spec,
-                                schema_version, store_attrs, validate_store, write_model)
+from gcs_hpc.store.cube import create_store, mark_failed, read_map_spec, validate_store, write_model
+from gcs_hpc.store.group import model_status, pending_indices, schema_version, store_attrs
 from gcs_hpc.store.labels import label_bounds, label_to_mass, mass_to_label
 from gcs_hpc.store.read import (CHANNELS, LABEL_LOG10_MASS_MAX, LABEL_LOG10_MASS_MIN, channels_for, done_models,
                                 failed_models, is_finished, label_range, open_dataset, status_counts,

@@ -31,9 +31,14 @@ import gcs_hpc
 from gcs_hpc.config import spec_from_mapping, spec_to_dict
 from gcs_hpc.errors import StoreError
 from gcs_hpc.specs import MapSpec, ModelSpec
+from gcs_hpc.store.group import as_str_array as _as_str_array
+from gcs_hpc.store.group import group_array as _array
+from gcs_hpc.store.group import group_version as _version
+from gcs_hpc.store.group import model_status
+from gcs_hpc.store.group import open_group as _open_group
 from gcs_hpc.store.labels import HI_KEY, LO_KEY, label_attrs
 from gcs_hpc.store.schema import (SCHEMA_VERSION, STATUS_DONE, STATUS_FAILED, STATUS_PENDING,
-                                  SUPPORTED_SCHEMA_VERSIONS, ArraySchema, array_dims, build_schema,
+                                  ArraySchema, array_dims, build_schema,
                                   dims_sizes)
 from gcs_hpc.store.summary import checked_summary
 from gcs_hpc.xp import to_numpy
@@ -59,45 +64,6 @@ def _expected_attrs(models: Sequence[ModelSpec], map_spec: MapSpec, config_yaml:
         "map_spec": _map_spec_text(map_spec),
         **label_attrs([m.M_total for m in models]),
     }
-
-
-def _open_group(path: str | os.PathLike, mode: str = "r") -> zarr.Group:
-    """Open an existing store's root group without consolidated metadata (always the files' truth)."""
-    path = Path(path)
-    if not path.exists():
-        raise StoreError(f"store {str(path)!r} does not exist")
-    if not (path / "zarr.json").is_file():
-        raise StoreError(f"{str(path)!r} is not a zarr v3 store (no zarr.json); refusing to use it")
-    try:
-        group = zarr.open_group(str(path), mode=mode, zarr_format=3, use_consolidated=False)
-    except Exception as exc:  # unreadable metadata
-        raise StoreError(f"store {str(path)!r} cannot be opened: {exc}") from exc
-    if "schema_version" not in group.attrs:
-        raise StoreError(f"store {str(path)!r} is not a gcs_hpc map cube (no schema_version attribute)")
-    version = group.attrs["schema_version"]
-    if version not in SUPPORTED_SCHEMA_VERSIONS:
-        raise StoreError(f"store {str(path)!r} has schema version {version!r}, which this gcs_hpc "
-                         f"{gcs_hpc.__version__} does not read; allowed: "
-                         + ", ".join(map(str, SUPPORTED_SCHEMA_VERSIONS)))
-    return group
-
-
-def _version(group: zarr.Group) -> int:
-    return int(group.attrs["schema_version"])
-
-
-def _array(group: zarr.Group, name: str) -> zarr.Array:
-    try:
-        arr = group[name]
-    except KeyError:
-        raise StoreError(f"store {str(group.store)!r} is corrupt: array {name!r} is missing") from None
-    if not isinstance(arr, zarr.Array):
-        raise StoreError(f"store {str(group.store)!r} is corrupt: {name!r} is not an array")
-    return arr
-
-
-def _as_str_array(values: Any) -> np.ndarray:
-    return np.array([str(v) for v in np.asarray(values).ravel().tolist()], dtype=str)
 
 
 def _same_values(found: np.ndarray, expected: np.ndarray, dtype: str) -> bool:
@@ -398,29 +364,3 @@ def mark_failed(path: str | os.PathLike, index: int, message: str) -> None:
     if status[index] == STATUS_DONE:
         raise StoreError(f"model {index} is done; refusing to mark it failed ({message[:200]!r})")
     _set_status(path, index, STATUS_FAILED, str(message) or "failed")
-
-
-def model_status(path: str | os.PathLike) -> np.ndarray:
-    """Status of every model ("pending", "done" or "failed"), a NumPy array of str."""
-    arr = _array(_open_group(path), "status")
-    try:
-        values = arr[...]
-    except Exception as exc:  # a damaged chunk file
-        raise StoreError(f"store {str(path)!r} is corrupt: status cannot be read ({exc})") from exc
-    return _as_str_array(values)
-
-
-def pending_indices(path: str | os.PathLike) -> list[int]:
-    """Indices of the models not done yet (pending or failed), ascending."""
-    return [int(i) for i in np.flatnonzero(model_status(path) != STATUS_DONE)]
-
-
-def schema_version(path: str | os.PathLike) -> int:
-    """The schema version of a store (1: maps and counts only; 2: with the GC phase space)."""
-    return _version(_open_group(path))
-
-
-def store_attrs(path: str | os.PathLike) -> dict[str, Any]:
-    """The store's attributes (label normalisation, config text, map spec, version, creation time)."""
-    return dict(_open_group(path).attrs)
-

@@ -21,7 +21,10 @@ from typing import Iterable
 import numpy as np
 
 from gcs_hpc.errors import StoreError
-from gcs_hpc.store.cube import _array, _open_group, _set_status, model_status
+from gcs_hpc.store.cube import _set_status
+from gcs_hpc.store.group import group_array as _array
+from gcs_hpc.store.group import model_status
+from gcs_hpc.store.group import open_group as _open_group
 from gcs_hpc.store.schema import STATUS_DONE, STATUS_PENDING, WRITTEN_BY_WORKERS
 
 #: Models read at once while verifying (a block with a damaged chunk is then read model by model).
