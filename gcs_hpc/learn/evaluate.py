@@ -54,7 +54,7 @@ from gcs_hpc.fileperm import add_umask_option, umask
 from gcs_hpc.learn import calibration, data, ood, targets
 from gcs_hpc.learn.posterior import MassPosterior
 from gcs_hpc.learn.predict import TrainedModel, load_predictor, load_trained  # noqa: F401
-from gcs_hpc.learn.train import store_config_hash
+from gcs_hpc.learn.outputs import store_config_hash
 
 #: Bins of true mass in the predicted-vs-true figure (the paper's 20).
 N_MASS_BINS = 20

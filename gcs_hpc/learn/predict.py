@@ -158,7 +158,7 @@ def load_trained(path: str | Path) -> TrainedModel:
         raise StoreError(f"{str(path)!r} is not a trained model folder: needs {METADATA_FILE} and "
                          f"{MODEL_FILE} (written by python -m gcs_hpc.learn.train at the end of training)")
     from gcs_hpc.learn import require_keras
-    from gcs_hpc.learn.train import weights_digest
+    from gcs_hpc.learn.outputs import weights_digest
 
     keras = require_keras()
     metadata = read_metadata(meta_path)

@@ -29,7 +29,6 @@ quantiles; :mod:`gcs_hpc.learn.ood`).
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import shutil
 import sys
@@ -46,6 +45,8 @@ from gcs_hpc.errors import ConfigError, GcsError
 from gcs_hpc.fileperm import add_umask_option, umask
 from gcs_hpc.learn import data, nets, targets, views
 from gcs_hpc.learn.cluster import WorkerCluster, resolve_cluster
+from gcs_hpc.learn.outputs import (ZARR_MARKERS, check_out_folder, store_config_hash,  # noqa: F401
+                                   weights_digest)
 
 #: Keys of TrainConfig that may change between a killed run and its resumption.
 RESUMABLE_CHANGES = ("epochs", "threads")
@@ -134,44 +135,6 @@ class TrainConfig:
         check_range("train", "learning_rate", self.learning_rate, 0.0, 10.0, low_open=True)
         check_range("train", "cache_mb", self.cache_mb, 0.0, 1.0e6, low_open=True)
         check_range("train", "threads", self.threads, 0, 4096)
-
-
-def weights_digest(weights: Sequence[np.ndarray]) -> str:
-    """SHA-256 of the weights' float32 bytes: equal digests mean bit-identical weights."""
-    h = hashlib.sha256()
-    for w in weights:
-        h.update(np.ascontiguousarray(w, dtype=np.float32).tobytes())
-    return h.hexdigest()
-
-
-def store_config_hash(attrs: dict) -> str:
-    """SHA-256 identifying the campaign a store came from: its config YAML and map spec attributes."""
-    text = json.dumps({k: attrs.get(k) for k in ("config_yaml", "map_spec")}, sort_keys=True)
-    return hashlib.sha256(text.encode()).hexdigest()
-
-
-#: Files that mark a folder as a zarr store (v2 group/array, v3).
-ZARR_MARKERS = (".zgroup", ".zarray", "zarr.json")
-
-
-def check_out_folder(out: Path, store: str | Path) -> None:
-    """Refuse an ``--out`` that is an existing file, or a zarr store or a folder inside one (training
-    would write into the campaign's data).
-
-    Raises
-    ------
-    ConfigError
-        Naming ``--out`` and what it is.
-    """
-    if out.exists() and not out.is_dir():
-        raise ConfigError(f"--out {str(out)!r} is an existing file; allowed: a folder (new, or the --out of "
-                          "an earlier run to resume it)")
-    resolved, store_path = out.resolve(), Path(store).resolve()
-    for folder in (resolved, *resolved.parents):
-        if folder == store_path or any((folder / m).is_file() for m in ZARR_MARKERS):
-            where = "" if folder == resolved else "inside "
-            raise ConfigError(f"--out {str(out)!r} is {where}the zarr store {str(folder)!r}; "
-                              "allowed: a folder outside any store (e.g. runs/<name>)")
 
 
 def _check_resume(cfg: TrainConfig, out: Path) -> None:
